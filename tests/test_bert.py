@@ -1,0 +1,187 @@
+"""BertEncoder: same hidden states as transformers' BertModel, and a strict checkpoint mapping."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from model_builders import save_tiny_bert
+
+from tfst.checkpoint import load_checkpoint_tensors
+from tfst.config import read_encoder_config
+from tfst.models import build_encoder
+from tfst.models.bert import CHECKPOINT_PREFIXES, SKIPPED_TENSORS, BertEncoder
+from tfst.weights import WeightMismatchError, assign_checkpoint_tensors
+
+HIDDEN_ACTS = ["gelu", "gelu_new", "gelu_pytorch_tanh", "relu"]
+
+
+@pytest.fixture(scope="session", params=HIDDEN_ACTS)
+def tiny_bert_folder(request, tmp_path_factory):
+    folder = tmp_path_factory.mktemp(f"bert_{request.param}")
+    save_tiny_bert(folder, hidden_act=request.param, seed=3)
+    return folder
+
+
+def _load_encoder(folder):
+    encoder, prefixes, skipped = build_encoder(read_encoder_config(folder))
+    tensors = load_checkpoint_tensors(folder / "model.safetensors")
+    assign_checkpoint_tensors(
+        encoder.weight_targets(), tensors, source=folder, prefixes=prefixes, skip_patterns=skipped
+    )
+    return encoder
+
+
+def _batch(seed=0, batch=3, length=12):
+    rng = np.random.default_rng(seed)
+    input_ids = rng.integers(1000, 30000, size=(batch, length))
+    attention_mask = np.ones((batch, length), dtype=np.int64)
+    attention_mask[1, 7:] = 0
+    attention_mask[2, 3:] = 0
+    input_ids[attention_mask == 0] = 0
+    token_type_ids = np.zeros_like(input_ids)
+    token_type_ids[0, 6:] = 1
+    return input_ids, attention_mask, token_type_ids
+
+
+def test_hidden_states_match_transformers(tiny_bert_folder):
+    import torch
+    from transformers import BertModel
+
+    reference = BertModel.from_pretrained(tiny_bert_folder).eval()
+    input_ids, attention_mask, token_type_ids = _batch()
+    with torch.no_grad():
+        expected = reference(
+            input_ids=torch.tensor(input_ids),
+            attention_mask=torch.tensor(attention_mask),
+            token_type_ids=torch.tensor(token_type_ids),
+        ).last_hidden_state.numpy()
+    encoder = _load_encoder(tiny_bert_folder)
+    actual = encoder(
+        {
+            "input_ids": tf.constant(input_ids, tf.int32),
+            "attention_mask": tf.constant(attention_mask, tf.int32),
+            "token_type_ids": tf.constant(token_type_ids, tf.int32),
+        }
+    ).numpy()
+    real = attention_mask.astype(bool)
+    assert np.abs(actual[real] - expected[real]).max() <= 1e-5
+
+
+def _targets_and_tensors(folder):
+    encoder = BertEncoder(
+        vocab_size=30522,
+        hidden_size=32,
+        num_layers=2,
+        num_heads=4,
+        intermediate_size=64,
+        max_position_embeddings=128,
+    )
+    return encoder, encoder.weight_targets(), load_checkpoint_tensors(folder / "model.safetensors")
+
+
+def _assign(targets, tensors):
+    assign_checkpoint_tensors(
+        targets, tensors, source="ckpt", prefixes=CHECKPOINT_PREFIXES, skip_patterns=SKIPPED_TENSORS
+    )
+
+
+@pytest.fixture(scope="session")
+def gelu_folder(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("bert_strict")
+    save_tiny_bert(folder, seed=5)
+    return folder
+
+
+def test_every_variable_is_filled_from_the_checkpoint(gelu_folder):
+    encoder, targets, tensors = _targets_and_tensors(gelu_folder)
+    _assign(targets, tensors)
+    word_embeddings = encoder.word_embeddings.embeddings.numpy()
+    np.testing.assert_array_equal(word_embeddings, tensors["embeddings.word_embeddings.weight"])
+    query = encoder.blocks[1].query.kernel.numpy()
+    np.testing.assert_array_equal(query, tensors["encoder.layer.1.attention.self.query.weight"].T)
+    assert len(targets) == len(encoder.weights)
+
+
+def test_bert_prefix_is_accepted(gelu_folder):
+    encoder, targets, tensors = _targets_and_tensors(gelu_folder)
+    _assign(targets, {f"bert.{name}": value for name, value in tensors.items()})
+    np.testing.assert_array_equal(
+        encoder.embeddings_norm.gamma.numpy(), tensors["embeddings.LayerNorm.weight"]
+    )
+
+
+def test_legacy_gamma_beta_layer_norm_names_are_accepted(gelu_folder):
+    encoder, targets, tensors = _targets_and_tensors(gelu_folder)
+    renamed = {
+        name.replace("LayerNorm.weight", "LayerNorm.gamma").replace(
+            "LayerNorm.bias", "LayerNorm.beta"
+        ): value
+        for name, value in tensors.items()
+    }
+    _assign(targets, renamed)
+    np.testing.assert_array_equal(
+        encoder.embeddings_norm.beta.numpy(), tensors["embeddings.LayerNorm.bias"]
+    )
+
+
+def test_pooler_and_position_ids_are_skipped_on_purpose(gelu_folder):
+    _, targets, tensors = _targets_and_tensors(gelu_folder)
+    assert any(name.startswith("pooler.") for name in tensors)
+    _assign(targets, {**tensors, "embeddings.position_ids": np.arange(128)[None]})
+
+
+def test_missing_tensor_is_named_and_nothing_is_assigned(gelu_folder):
+    encoder, targets, tensors = _targets_and_tensors(gelu_folder)
+    before = encoder.word_embeddings.embeddings.numpy().copy()
+    del tensors["encoder.layer.1.output.dense.bias"]
+    with pytest.raises(
+        WeightMismatchError, match=r"missing tensors: encoder\.layer\.1\.output\.dense\.bias"
+    ):
+        _assign(targets, tensors)
+    np.testing.assert_array_equal(encoder.word_embeddings.embeddings.numpy(), before)
+
+
+def test_unexpected_tensor_is_named(gelu_folder):
+    _, targets, tensors = _targets_and_tensors(gelu_folder)
+    tensors["encoder.layer.2.attention.self.query.weight"] = np.zeros((32, 32), np.float32)
+    with pytest.raises(
+        WeightMismatchError, match=r"unexpected tensors: encoder\.layer\.2\.attention"
+    ):
+        _assign(targets, tensors)
+
+
+def test_shape_mismatch_names_the_tensor_and_both_shapes(gelu_folder):
+    _, targets, tensors = _targets_and_tensors(gelu_folder)
+    tensors["encoder.layer.0.intermediate.dense.weight"] = np.zeros((65, 32), np.float32)
+    with pytest.raises(
+        WeightMismatchError,
+        match=r"encoder\.layer\.0\.intermediate\.dense\.weight has shape \(65, 32\), expected \(64, 32\)",
+    ):
+        _assign(targets, tensors)
+
+
+def test_unsupported_activation_is_named():
+    with pytest.raises(ValueError, match=r"'swish' is not supported"):
+        BertEncoder(
+            vocab_size=10,
+            hidden_size=8,
+            num_layers=1,
+            num_heads=2,
+            intermediate_size=8,
+            hidden_act="swish",
+        )
+
+
+def test_get_config_round_trips():
+    encoder = BertEncoder(
+        vocab_size=10,
+        hidden_size=8,
+        num_layers=1,
+        num_heads=2,
+        intermediate_size=16,
+        hidden_act="relu",
+        layer_norm_eps=1e-6,
+    )
+    clone = BertEncoder.from_config(encoder.get_config())
+    assert clone.get_config() == encoder.get_config()
