@@ -1,0 +1,47 @@
+"""The installed package stays lean: no torch/transformers/tokenizers at run time."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import textwrap
+from importlib.metadata import requires
+from pathlib import Path
+
+FORBIDDEN = ("torch", "transformers", "tokenizers", "sentence_transformers")
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_runtime_requirements_exclude_the_pytorch_stack():
+    runtime = [r for r in requires("tensorflow-sentence-transformers") if "extra ==" not in r]
+    names = {re.split(r"[<>=!~; \[]", r, maxsplit=1)[0].lower().replace("_", "-") for r in runtime}
+    assert names == {
+        "tensorflow",
+        "tensorflow-text",
+        "safetensors",
+        "huggingface-hub",
+        "numpy",
+        "tqdm",
+    }
+
+
+def test_loading_and_encoding_import_none_of_the_pytorch_stack(minilm_folder):
+    script = textwrap.dedent(
+        f"""
+        import sys, tfst
+        model = tfst.load({str(minilm_folder)!r})
+        model.encode(["no torch here"])
+        print(sorted(name for name in {FORBIDDEN!r} if name in sys.modules))
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_ci_runs_the_readme_test_command_verbatim():
+    ci_command = (ROOT / ".ci" / "run").read_text().strip().splitlines()[-1]
+    assert ci_command in (ROOT / "README.md").read_text()

@@ -1,0 +1,104 @@
+"""``tfst.load``: a hub id or folder → a ready ``SentenceTransformer`` with checkpoint weights.
+
+The flow is the one the package layout shows: name → files (hub) → config → layers → weights.
+Every module's weights are checked and assigned before the model is returned, so a model is
+either loaded whole or not at all.
+"""
+
+from __future__ import annotations
+
+import os
+
+from tfst.checkpoint import find_weights_file, load_checkpoint_tensors
+from tfst.config import (
+    DenseModuleConfig,
+    NormalizeModuleConfig,
+    PoolingModuleConfig,
+    TransformerModuleConfig,
+    read_model_config,
+)
+from tfst.hub import resolve_model_folder
+from tfst.layers import Dense, Normalize, Pooling
+from tfst.models import build_encoder
+from tfst.sentence_model import SentenceTransformer
+from tfst.text.wordpiece import WordPieceTokenizer
+from tfst.weights import assign_checkpoint_tensors
+
+
+def build_tokenizer(module: TransformerModuleConfig) -> WordPieceTokenizer:
+    tokenizer = module.tokenizer
+    return WordPieceTokenizer(
+        vocabulary=str(tokenizer.vocabulary_file),
+        lowercase=tokenizer.lowercase,
+        strip_accents=tokenizer.strip_accents,
+        tokenize_chinese_chars=tokenizer.tokenize_chinese_chars,
+        special_tokens=list(tokenizer.special_tokens),
+        cls_token=tokenizer.cls_token,
+        sep_token=tokenizer.sep_token,
+        pad_token=tokenizer.pad_token,
+        unk_token=tokenizer.unk_token,
+        max_length=module.max_seq_length,
+        name="tokenizer",
+    )
+
+
+def load(
+    name_or_path: str | os.PathLike,
+    *,
+    revision: str | None = None,
+    cache_dir: str | os.PathLike | None = None,
+    token: str | bool | None = None,
+    local_files_only: bool = False,
+) -> SentenceTransformer:
+    """Load a sentence-transformers model from a local folder or a Hugging Face Hub id.
+
+    Hub ids use the Hugging Face cache; ``revision``, ``cache_dir``, ``token`` and
+    ``local_files_only`` mean what they mean in huggingface_hub, and HF_HUB_OFFLINE=1 is honoured.
+
+    Example:
+        >>> model = tfst.load("sentence-transformers/all-MiniLM-L6-v2")
+        >>> model.encode(["A sentence", "Another one"]).shape
+        (2, 384)
+    """
+    folder = resolve_model_folder(
+        name_or_path,
+        revision=revision,
+        cache_dir=cache_dir,
+        token=token,
+        local_files_only=local_files_only,
+    )
+    config = read_model_config(folder)
+    transformer = config.transformer
+    tokenizer = build_tokenizer(transformer)
+    encoder, prefixes, skipped = build_encoder(transformer.encoder)
+    weights_file = find_weights_file(transformer.folder)
+    assign_checkpoint_tensors(
+        encoder.weight_targets(),
+        load_checkpoint_tensors(weights_file),
+        source=weights_file,
+        prefixes=prefixes,
+        skip_patterns=skipped,
+    )
+
+    modules = []
+    for index, module in enumerate(config.modules[1:], start=1):
+        if isinstance(module, PoolingModuleConfig):
+            modules.append(
+                Pooling(module.embedding_dimension, module.modes, name=f"pooling_{index}")
+            )
+        elif isinstance(module, DenseModuleConfig):
+            dense = Dense(
+                module.in_features,
+                module.out_features,
+                bias=module.bias,
+                activation=module.activation,
+                name=f"dense_{index}",
+            )
+            dense_weights = find_weights_file(module.folder)
+            assign_checkpoint_tensors(
+                dense.weight_targets(), load_checkpoint_tensors(dense_weights), source=dense_weights
+            )
+            modules.append(dense)
+        elif isinstance(module, NormalizeModuleConfig):
+            modules.append(Normalize(name=f"normalize_{index}"))
+    return SentenceTransformer(tokenizer, encoder, modules, name="sentence_transformer")
