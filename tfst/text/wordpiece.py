@@ -13,12 +13,15 @@ The pipeline mirrors the `tokenizers` one:
    puts combining marks in canonical order and drops nonspacing marks when stripping accents;
 3. the BertPreTokenizer splits on whitespace and isolates punctuation;
 4. WordPiece, greedy longest-match-first: whole-word vocabulary hits come from one table lookup,
-   the other words go through tensorflow-text's WordpieceTokenizer; as in HF, a word longer than
-   `max_chars_per_word` characters (not bytes) becomes a single unknown token;
+   the other words go through tensorflow-text's WordpieceTokenizer (`ops="tensorflow_text"`) or
+   `tfst.text.core_wordpiece` (`ops="core"`); as in HF, a word longer than `max_chars_per_word`
+   characters (not bytes) becomes a single unknown token;
 5. `[CLS] ... [SEP]`, truncated to `max_length` and padded to the longest row of the batch.
 
 Steps 1-3 and 5 use core TensorFlow ops only (regex_replace, unicode_decode, gathers, cumulative
-sums, one sort); step 4 adds tensorflow-text. The vocabulary is read from a text file by a
+sums, one sort); step 4 adds tensorflow-text unless `ops="core"`, which makes the whole graph
+core TensorFlow (for TF Serving, TF Java and other runtimes without tensorflow-text's custom ops)
+and spares the import of tensorflow-text. The vocabulary is read from a text file by a
 `tf.lookup` table, so `tf.saved_model.save` stores it as the asset `vocabulary.txt`.
 
 Invalid UTF-8 bytes (which a Python `str` cannot carry to HF) are read as U+FFFD. An empty batch
@@ -36,9 +39,9 @@ from collections.abc import Sequence
 import keras
 import numpy as np
 import tensorflow as tf
-import tensorflow_text as tf_text
 
 from tfst.text import unicode_tables
+from tfst.text.core_wordpiece import CoreWordpiece
 from tfst.text.unicode_tables import (
     PROPERTY_MARK,
     PROPERTY_PUNCTUATION,
@@ -48,6 +51,8 @@ from tfst.text.unicode_tables import (
 )
 
 DEFAULT_SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
+# Implementations of the WordPiece step; see the module docstring.
+WORDPIECE_OPS = ("tensorflow_text", "core")
 
 # Special tokens are marked in the raw bytes as ESCAPE + tag, after every literal ESCAPE has been
 # doubled up as ESCAPE + LITERAL_TAG, so no input text can forge a marker.
@@ -99,6 +104,8 @@ class WordPieceTokenizer(keras.layers.Layer):
         max_length: most ids per row, [CLS] and [SEP] included; may be reassigned at any time.
         max_chars_per_word: longer words become one unknown token.
         suffix_indicator: prefix of word-continuation pieces.
+        ops: "tensorflow_text" splits words with tensorflow-text's WordpieceTokenizer; "core"
+            with core TensorFlow ops only (same ids), so no custom op is needed to serve it.
 
     `max_length` lives in a `tf.Variable` that `call` reads, so assigning `layer.max_length = 128`
     takes effect on the next call, also in functions that were already traced. The variable is
@@ -128,6 +135,7 @@ class WordPieceTokenizer(keras.layers.Layer):
         max_length: int = 512,
         max_chars_per_word: int = 100,
         suffix_indicator: str = "##",
+        ops: str = "tensorflow_text",
         **kwargs,
     ) -> None:
         kwargs.setdefault("trainable", False)
@@ -137,6 +145,9 @@ class WordPieceTokenizer(keras.layers.Layer):
         self._allow_non_tensor_positional_args = True
         if vocabulary is None:
             raise ValueError("WordPieceTokenizer needs a vocabulary: a list of tokens or a path")
+        if ops not in WORDPIECE_OPS:
+            raise ValueError(f"ops must be one of {WORDPIECE_OPS}, got {ops!r}")
+        self.ops = ops
         if isinstance(vocabulary, (str, os.PathLike)):
             vocabulary = read_vocabulary(vocabulary)
         self._vocabulary = list(vocabulary)
@@ -200,8 +211,9 @@ class WordPieceTokenizer(keras.layers.Layer):
             "word_texts": tf.constant(word_texts),
         }
 
-    def _make_wordpiece(self) -> tuple[tf.lookup.StaticHashTable, tf_text.WordpieceTokenizer]:
-        """The vocabulary table (read from a file, so SavedModels keep it as an asset)."""
+    def _make_wordpiece(self):
+        """The vocabulary table (read from a file, so SavedModels keep it as an asset) and the
+        splitter of words that are not whole vocabulary entries."""
         directory = tempfile.mkdtemp(prefix="tfst_vocabulary_")
         path = os.path.join(directory, "vocabulary.txt")
         with open(path, "w", encoding="utf-8", newline="\n") as file:
@@ -215,6 +227,17 @@ class WordPieceTokenizer(keras.layers.Layer):
         )
         table = tf.lookup.StaticHashTable(initializer, default_value=-1)
         weakref.finalize(self, _remove_vocabulary_file, directory, path)
+        if self.ops == "core":
+            wordpiece = CoreWordpiece(
+                self._vocabulary,
+                unknown_id=self.token_to_id(self.unk_token),
+                max_word_length=self.max_chars_per_word,
+                suffix_indicator=self.suffix_indicator,
+            )
+            return table, wordpiece
+        # Imported only here, so that ops="core" runs where tensorflow-text is not installed.
+        import tensorflow_text as tf_text
+
         longest_token = max(len(token) for token in self._vocabulary)
         wordpiece = tf_text.WordpieceTokenizer(
             table,
@@ -384,7 +407,7 @@ class WordPieceTokenizer(keras.layers.Layer):
         """Greedy longest-match-first pieces per word, [words, (pieces)].
 
         Most words are whole vocabulary entries (one piece, the longest match); one vectorized
-        table lookup settles them, and only the rest go through the slower per-word WordPiece op.
+        table lookup settles them, and only the rest go through the slower WordPiece splitter.
         """
         whole_word_id = self._vocabulary_table.lookup(text)
         is_whole = whole_word_id >= 0
@@ -452,6 +475,7 @@ class WordPieceTokenizer(keras.layers.Layer):
             max_length=self.max_length,
             max_chars_per_word=self.max_chars_per_word,
             suffix_indicator=self.suffix_indicator,
+            ops=self.ops,
         )
         return config
 

@@ -1,0 +1,143 @@
+"""`model.export(path, tokenizer_ops="core")`: a SavedModel of core TensorFlow ops only.
+
+The proof runs in a fresh process where importing tensorflow_text fails (a meta-path hook), so
+none of its ops can be registered: there, every op of every function in the SavedModel must be
+known to TensorFlow's op registry, the model must load and run on strings, and its embeddings
+must match sentence-transformers.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from hard_strings import ALL_HARD_STRINGS
+from sentences import parity_corpus
+
+from tfst.text import WordPieceTokenizer
+
+TEXTS = parity_corpus()[:60] + [text for text in ALL_HARD_STRINGS if len(text) <= 120]
+
+FRESH_PROCESS = """
+import json, sys
+
+class BlockTensorflowText:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] == "tensorflow_text":
+            raise ImportError(f"{name} is blocked in this test")
+
+sys.meta_path.insert(0, BlockTensorflowText())
+import numpy as np
+import tensorflow as tf
+from tensorflow.core.protobuf import saved_model_pb2
+from tensorflow.python.framework import op_def_registry
+
+def unregistered_ops(folder):
+    saved_model = saved_model_pb2.SavedModel()
+    with open(f"{folder}/saved_model.pb", "rb") as file:
+        saved_model.ParseFromString(file.read())
+    ops, functions = set(), set()
+    for graph in (meta.graph_def for meta in saved_model.meta_graphs):
+        ops |= {node.op for node in graph.node}
+        for function in graph.library.function:
+            functions.add(function.signature.name)
+            ops |= {node.op for node in function.node_def}
+    ops -= functions  # a node may call a library function by name
+    return sorted(ops), sorted(op for op in ops if op_def_registry.get(op) is None)
+
+request = json.loads(open(sys.argv[1], encoding="utf-8").read())
+report = {}
+report["ops"], report["unregistered"] = unregistered_ops(request["export"])
+_, report["control_unregistered"] = unregistered_ops(request["control"])
+serve = tf.saved_model.load(request["export"]).signatures["serving_default"]
+texts = request["texts"]
+embeddings = [
+    serve(sentences=tf.constant(texts[start : start + 64]))["sentence_embedding"].numpy()
+    for start in range(0, len(texts), 64)
+]
+np.save(request["embeddings"], np.concatenate(embeddings))
+report["tensorflow_text_imported"] = "tensorflow_text" in sys.modules
+report["tfst_imported"] = any(name.split(".")[0] == "tfst" for name in sys.modules)
+print(json.dumps(report))
+"""
+
+
+@pytest.fixture(scope="session")
+def core_export(minilm, tmp_path_factory):
+    return minilm.export(tmp_path_factory.mktemp("core_export") / "minilm", tokenizer_ops="core")
+
+
+@pytest.fixture(scope="session")
+def tensorflow_text_tokenizer_export(minilm_folder, tmp_path_factory):
+    """A tokenizer-only SavedModel with the tensorflow-text WordPiece: the op check's control."""
+    module = tf.Module()
+    module.tokenizer = WordPieceTokenizer(str(minilm_folder / "vocab.txt"))
+    module.tokenize = tf.function(
+        lambda strings: module.tokenizer(strings),
+        input_signature=[tf.TensorSpec([None], tf.string)],
+    )
+    folder = tmp_path_factory.mktemp("control") / "tokenizer"
+    tf.saved_model.save(module, str(folder))
+    return folder
+
+
+@pytest.fixture(scope="session")
+def fresh_process(core_export, tensorflow_text_tokenizer_export, tmp_path_factory):
+    """Report and embeddings of the export, from a process that cannot import tensorflow_text."""
+    folder = tmp_path_factory.mktemp("fresh_process")
+    request = {
+        "export": str(core_export),
+        "control": str(tensorflow_text_tokenizer_export),
+        "texts": TEXTS,
+        "embeddings": str(folder / "embeddings.npy"),
+    }
+    (folder / "request.json").write_text(json.dumps(request), encoding="utf-8")
+    result = subprocess.run(
+        [sys.executable, "-c", FRESH_PROCESS, str(folder / "request.json")],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    report["embeddings"] = np.load(folder / "embeddings.npy")
+    return report
+
+
+def test_fresh_process_loads_it_without_tensorflow_text_or_tfst(fresh_process):
+    assert not fresh_process["tensorflow_text_imported"]
+    assert not fresh_process["tfst_imported"]
+
+
+def test_every_op_in_every_function_is_a_core_tensorflow_op(fresh_process):
+    assert fresh_process["unregistered"] == []
+    # The tokenizer is really in the graph: its string and table ops are among the checked ones.
+    for op in ("UnicodeDecodeWithOffsets", "Substr", "StringJoin", "LookupTableFindV2"):
+        assert op in fresh_process["ops"]
+
+
+def test_op_check_flags_the_tensorflow_text_tokenizer(fresh_process):
+    assert "WordpieceTokenizeWithOffsets" in fresh_process["control_unregistered"]
+
+
+def test_embeddings_match_sentence_transformers(fresh_process, minilm_reference):
+    expected = minilm_reference.encode(TEXTS)
+    assert np.abs(fresh_process["embeddings"] - expected).max() <= 1e-5
+
+
+def test_only_one_vocabulary_asset(core_export):
+    assert [path.name for path in (Path(core_export) / "assets").iterdir()] == ["vocabulary.txt"]
+
+
+def test_model_keeps_its_own_tokenizer_ops(minilm, core_export):
+    assert minilm.tokenizer.ops == "tensorflow_text"
+
+
+def test_unknown_tokenizer_ops_are_rejected(minilm, tmp_path):
+    with pytest.raises(ValueError, match="tokenizer_ops must be one of"):
+        minilm.export(tmp_path / "export", tokenizer_ops="icu")
