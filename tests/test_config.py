@@ -225,3 +225,21 @@ def test_unsupported_dense_activation_is_refused_by_name(tmp_path):
     )
     with pytest.raises(ConfigError, match=r"Softplus.*not supported.*Tanh"):
         read_dense_module(tmp_path)
+
+
+def test_unsupported_hidden_activation_names_file_and_choices(minilm_copy):
+    config = json.loads((minilm_copy / "config.json").read_text())
+    config["hidden_act"] = "swish"
+    _write(minilm_copy / "config.json", config)
+    with pytest.raises(
+        ConfigError, match=r"config\.json: activation 'swish' is not supported.*gelu_new"
+    ):
+        read_model_config(minilm_copy)
+
+
+def test_missing_encoder_key_is_named(minilm_copy):
+    config = json.loads((minilm_copy / "config.json").read_text())
+    del config["num_attention_heads"]
+    _write(minilm_copy / "config.json", config)
+    with pytest.raises(ConfigError, match=r"config\.json: missing num_attention_heads"):
+        read_model_config(minilm_copy)

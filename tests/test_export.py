@@ -160,4 +160,5 @@ def test_keras_file_loads_in_a_process_that_only_imports_tfst(minilm, tmp_path):
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=300, env=environment
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    np.testing.assert_array_equal(np.load(tmp_path / "out.npy"), expected)
+    # Another process may pick other oneDNN kernels/thread splits: equal to float32 rounding.
+    np.testing.assert_allclose(np.load(tmp_path / "out.npy"), expected, atol=1e-6, rtol=0)

@@ -19,6 +19,34 @@ from typing import Any
 _UNBOUNDED_LENGTH = int(1e30)
 
 SUPPORTED_MODEL_TYPES = ("bert", "distilbert")
+HIDDEN_ACTIVATIONS = ("gelu", "gelu_new", "gelu_pytorch_tanh", "relu")
+_REQUIRED = object()
+# EncoderConfig field → (config.json key, default) for each family's own naming.
+_ENCODER_CONFIG_KEYS = {
+    "bert": {
+        "vocab_size": ("vocab_size", _REQUIRED),
+        "hidden_size": ("hidden_size", _REQUIRED),
+        "num_layers": ("num_hidden_layers", _REQUIRED),
+        "num_heads": ("num_attention_heads", _REQUIRED),
+        "intermediate_size": ("intermediate_size", _REQUIRED),
+        "hidden_act": ("hidden_act", "gelu"),
+        "layer_norm_eps": ("layer_norm_eps", 1e-12),
+        "max_position_embeddings": ("max_position_embeddings", _REQUIRED),
+        "type_vocab_size": ("type_vocab_size", 2),
+    },
+    "distilbert": {
+        "vocab_size": ("vocab_size", _REQUIRED),
+        "hidden_size": ("dim", _REQUIRED),
+        "num_layers": ("n_layers", _REQUIRED),
+        "num_heads": ("n_heads", _REQUIRED),
+        "intermediate_size": ("hidden_dim", _REQUIRED),
+        "hidden_act": ("activation", "gelu"),
+        # DistilBERT's LayerNorm epsilon is fixed in transformers, not configurable.
+        "layer_norm_eps": (None, 1e-12),
+        "max_position_embeddings": ("max_position_embeddings", _REQUIRED),
+        "type_vocab_size": (None, 0),
+    },
+}
 POOLING_MODES = ("cls", "max", "mean", "mean_sqrt_len_tokens", "weightedmean", "lasttoken")
 # Legacy boolean keys, in the order sentence-transformers concatenates their outputs.
 _LEGACY_POOLING_KEYS = {
@@ -119,6 +147,7 @@ class ModelConfig:
     prompts: dict[str, str] = field(default_factory=dict)
     default_prompt_name: str | None = None
     similarity_fn_name: str | None = None
+    truncate_dim: int | None = None
 
     @property
     def transformer(self) -> TransformerModuleConfig:
@@ -162,24 +191,19 @@ def read_encoder_config(folder: Path) -> EncoderConfig:
             f"supported are {', '.join(SUPPORTED_MODEL_TYPES)}"
         )
 
-    def required(*keys: str) -> Any:
-        for key in keys:
-            if key in raw:
-                return raw[key]
-        raise ConfigError(f"{path}: missing {' / '.join(keys)}")
-
-    if model_type == "distilbert":
-        return EncoderConfig(
-            model_type=model_type,
-            vocab_size=required("vocab_size"),
-            hidden_size=required("dim"),
-            num_layers=required("n_layers"),
-            num_heads=required("n_heads"),
-            intermediate_size=required("hidden_dim"),
-            hidden_act=raw.get("activation", "gelu"),
-            layer_norm_eps=1e-12,
-            max_position_embeddings=required("max_position_embeddings"),
-            type_vocab_size=0,
+    names = _ENCODER_CONFIG_KEYS[model_type]
+    values = {}
+    for field_name, (key, default) in names.items():
+        if key in raw:
+            values[field_name] = raw[key]
+        elif default is _REQUIRED:
+            raise ConfigError(f"{path}: missing {key}")
+        else:
+            values[field_name] = default
+    if values["hidden_act"] not in HIDDEN_ACTIVATIONS:
+        raise ConfigError(
+            f"{path}: activation {values['hidden_act']!r} is not supported; "
+            f"supported are {', '.join(HIDDEN_ACTIVATIONS)}"
         )
     position_type = raw.get("position_embedding_type", "absolute")
     if position_type != "absolute":
@@ -187,18 +211,7 @@ def read_encoder_config(folder: Path) -> EncoderConfig:
             f"{path}: position_embedding_type {position_type!r} is not supported; "
             "supported is 'absolute'"
         )
-    return EncoderConfig(
-        model_type=model_type,
-        vocab_size=required("vocab_size"),
-        hidden_size=required("hidden_size"),
-        num_layers=required("num_hidden_layers"),
-        num_heads=required("num_attention_heads"),
-        intermediate_size=required("intermediate_size"),
-        hidden_act=raw.get("hidden_act", "gelu"),
-        layer_norm_eps=float(raw.get("layer_norm_eps", 1e-12)),
-        max_position_embeddings=required("max_position_embeddings"),
-        type_vocab_size=raw.get("type_vocab_size", 2),
-    )
+    return EncoderConfig(model_type=model_type, **values)
 
 
 def _token_content(value: Any) -> str | None:
@@ -378,6 +391,7 @@ def read_model_config(folder: Path) -> ModelConfig:
         prompts=dict(st_config.get("prompts") or {}),
         default_prompt_name=st_config.get("default_prompt_name"),
         similarity_fn_name=st_config.get("similarity_fn_name"),
+        truncate_dim=st_config.get("truncate_dim"),
     )
 
 

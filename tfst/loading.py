@@ -21,6 +21,7 @@ from tfst.hub import resolve_model_folder
 from tfst.layers import Dense, Normalize, Pooling
 from tfst.models import build_encoder
 from tfst.sentence_model import SentenceTransformer
+from tfst.similarity import SIMILARITY_FUNCTIONS
 from tfst.text.wordpiece import WordPieceTokenizer
 from tfst.weights import assign_checkpoint_tensors
 
@@ -49,11 +50,18 @@ def load(
     cache_dir: str | os.PathLike | None = None,
     token: str | bool | None = None,
     local_files_only: bool = False,
+    prompts: dict[str, str] | None = None,
+    default_prompt_name: str | None = None,
+    similarity_fn_name: str | None = None,
+    truncate_dim: int | None = None,
 ) -> SentenceTransformer:
     """Load a sentence-transformers model from a local folder or a Hugging Face Hub id.
 
     Hub ids use the Hugging Face cache; ``revision``, ``cache_dir``, ``token`` and
     ``local_files_only`` mean what they mean in huggingface_hub, and HF_HUB_OFFLINE=1 is honoured.
+    ``prompts``, ``default_prompt_name``, ``similarity_fn_name`` and ``truncate_dim`` override
+    the values in ``config_sentence_transformers.json``, as in sentence-transformers (given
+    prompts replace saved ones of the same name; the others are kept).
 
     Example:
         >>> model = tfst.load("sentence-transformers/all-MiniLM-L6-v2")
@@ -84,7 +92,12 @@ def load(
     for index, module in enumerate(config.modules[1:], start=1):
         if isinstance(module, PoolingModuleConfig):
             modules.append(
-                Pooling(module.embedding_dimension, module.modes, name=f"pooling_{index}")
+                Pooling(
+                    module.embedding_dimension,
+                    module.modes,
+                    include_prompt=module.include_prompt,
+                    name=f"pooling_{index}",
+                )
             )
         elif isinstance(module, DenseModuleConfig):
             dense = Dense(
@@ -101,4 +114,24 @@ def load(
             modules.append(dense)
         elif isinstance(module, NormalizeModuleConfig):
             modules.append(Normalize(name=f"normalize_{index}"))
-    return SentenceTransformer(tokenizer, encoder, modules, name="sentence_transformer")
+    # Like sentence-transformers, a saved similarity it does not support (e.g. a multi-vector
+    # "maxsim") is ignored rather than refused.
+    saved_similarity = config.similarity_fn_name
+    if saved_similarity not in SIMILARITY_FUNCTIONS:
+        saved_similarity = None
+    merged_prompts = dict(prompts or {})
+    for prompt_name, prompt_text in config.prompts.items():
+        if merged_prompts.get(prompt_name) is None:
+            merged_prompts[prompt_name] = prompt_text
+    return SentenceTransformer(
+        tokenizer,
+        encoder,
+        modules,
+        prompts=merged_prompts,
+        default_prompt_name=(
+            config.default_prompt_name if default_prompt_name is None else default_prompt_name
+        ),
+        similarity_fn_name=similarity_fn_name or saved_similarity,
+        truncate_dim=config.truncate_dim if truncate_dim is None else truncate_dim,
+        name="sentence_transformer",
+    )

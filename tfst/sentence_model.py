@@ -3,13 +3,15 @@
 ``SentenceTransformer`` is a plain ``keras.Model``: call it on a 1-D ``tf.string`` batch (eagerly,
 in a ``tf.function``, on ``keras.Input(shape=(), dtype="string")``) and get sentence embeddings.
 ``encode`` is the sentence-transformers-style convenience on top: Python lists in, NumPy out,
-length-sorted batches with per-batch padding, results in input order.
+length-sorted batches with per-batch padding, results in input order, with its prompts,
+truncation, normalization and quantization options; ``similarity`` scores the results.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import keras
 import numpy as np
@@ -18,10 +20,19 @@ from tqdm.auto import tqdm
 
 from tfst.layers.normalize import l2_normalize
 from tfst.layers.pooling import Pooling
+from tfst.quantization import PRECISIONS, quantize_embeddings
+from tfst.similarity import (
+    check_similarity_fn_name,
+    pairwise_similarity_function,
+    similarity_function,
+)
 
 logger = logging.getLogger(__name__)
 
-_OUTPUT_VALUES = ("sentence_embedding", "token_embeddings")
+_OUTPUT_VALUES = ("sentence_embedding", "token_embeddings", None)
+# sentence-transformers gives every model these prompt names (empty unless configured), so that
+# encode_query / encode_document never fall back to default_prompt_name.
+_STANDARD_PROMPT_NAMES = ("query", "document")
 
 
 @keras.saving.register_keras_serializable(package="tfst")
@@ -32,22 +43,52 @@ class SentenceTransformer(keras.Model):
         tokenizer: the string → ``input_ids``/``attention_mask``/``token_type_ids`` layer.
         encoder: the transformer layer returning token embeddings.
         modules: the layers after the encoder, in ``modules.json`` order (Pooling first).
+        prompts: prompt name → text prepended by ``encode(prompt_name=...)``; ``query`` and
+            ``document`` are always there (empty unless given), as in sentence-transformers.
+        default_prompt_name: the prompt ``encode`` uses when given neither prompt nor name.
+        similarity_fn_name: ``cosine`` (when None), ``dot``, ``euclidean`` or ``manhattan``.
+        truncate_dim: keep only the first ``truncate_dim`` dimensions in ``encode``.
 
     Build one with ``tfst.load(...)``; the constructor is for Keras deserialization and for
     assembling custom pipelines from tfst layers.
     """
 
-    def __init__(self, tokenizer, encoder, modules: Sequence[keras.layers.Layer], **kwargs):
+    def __init__(
+        self,
+        tokenizer,
+        encoder,
+        modules: Sequence[keras.layers.Layer],
+        *,
+        prompts: dict[str, str] | None = None,
+        default_prompt_name: str | None = None,
+        similarity_fn_name: str | None = None,
+        truncate_dim: int | None = None,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         if not modules or not isinstance(modules[0], Pooling):
             raise ValueError("the first module after the encoder must be a Pooling layer")
         self.tokenizer = tokenizer
         self.encoder = encoder
         self.pipeline_modules = list(modules)
-        self._embed_strings = tf.function(
-            self._embed_strings_graph,
-            input_signature=[tf.TensorSpec([None], tf.string, name="sentences")],
-        )
+        # A config's trainable=False reaches only the layer itself, not the layers its __init__
+        # builds (the encoder's embeddings and blocks). Pass it down so a frozen model stays
+        # frozen through a .keras round trip; the setter is called directly because Keras skips
+        # `layer.trainable = False` on a layer whose flag is already False.
+        for layer in (self, encoder, *self.pipeline_modules):
+            if not layer.trainable:
+                keras.layers.Layer.trainable.fset(layer, False)
+        prompts = {name: "" for name in _STANDARD_PROMPT_NAMES} | dict(prompts or {})
+        self.prompts = {name: text or "" for name, text in prompts.items()}
+        if default_prompt_name is not None and default_prompt_name not in self.prompts:
+            raise ValueError(
+                f"default_prompt_name {default_prompt_name!r} is not one of the prompts "
+                f"{list(self.prompts)}"
+            )
+        self.default_prompt_name = default_prompt_name
+        self.similarity_fn_name = similarity_fn_name
+        self.truncate_dim = truncate_dim
+        self._embed_strings = self._trace_embed_strings()
 
     def build(self, input_shape=None):
         for layer in (self.encoder, *self.pipeline_modules):
@@ -57,10 +98,16 @@ class SentenceTransformer(keras.Model):
 
     # --- the graph ----------------------------------------------------------------------------
 
-    def forward_features(self, features: dict) -> dict:
-        """Run encoder and modules on tokenized features; returns token and sentence embeddings."""
+    def forward_features(self, features: dict, prompt_length=None) -> dict:
+        """Run encoder and modules on tokenized features; returns token and sentence embeddings.
+
+        ``prompt_length`` (scalar int) is how many leading tokens a prompt took; pooling leaves
+        them out when its ``include_prompt`` is False.
+        """
         token_embeddings = self.encoder(features)
-        embeddings = self.pipeline_modules[0](token_embeddings, features["attention_mask"])
+        embeddings = self.pipeline_modules[0](
+            token_embeddings, features["attention_mask"], prompt_length=prompt_length
+        )
         for module in self.pipeline_modules[1:]:
             embeddings = module(embeddings)
         return {
@@ -72,8 +119,40 @@ class SentenceTransformer(keras.Model):
     def call(self, sentences):
         return self.forward_features(self.tokenizer(sentences))["sentence_embedding"]
 
-    def _embed_strings_graph(self, sentences):
-        return self.forward_features(self.tokenizer(sentences))
+    def prompt_length(self, prompt) -> tf.Tensor:
+        """Tokens a prompt takes at the start of a text: [CLS] and its pieces, 0 for no prompt.
+
+        As sentence-transformers measures it: the prompt tokenized alone (truncation included),
+        minus the trailing [SEP], which the tokenizer always adds and which is a special token.
+        """
+        prompt = tf.convert_to_tensor(prompt, tf.string)
+        return tf.cond(
+            tf.equal(prompt, ""),
+            lambda: tf.constant(0, tf.int32),
+            lambda: tf.reduce_sum(self.tokenizer(prompt[tf.newaxis])["attention_mask"]) - 1,
+        )
+
+    def _trace_embed_strings(self):
+        """The graph ``encode`` runs per batch: prompt + sentences → every output it can return."""
+
+        def embed_strings(sentences, prompt):
+            features = self.tokenizer(prompt + sentences)
+            prompt_length = self.prompt_length(prompt)
+            outputs = self.forward_features(features, prompt_length=prompt_length)
+            return {**features, **outputs, "prompt_length": prompt_length}
+
+        return tf.function(
+            embed_strings,
+            input_signature=[
+                tf.TensorSpec([None], tf.string, name="sentences"),
+                tf.TensorSpec([], tf.string, name="prompt"),
+            ],
+        )
+
+    def set_pooling_include_prompt(self, include_prompt: bool) -> None:
+        """Whether pooling keeps the prompt's tokens (False for INSTRUCTOR-style models)."""
+        self.pipeline_modules[0].include_prompt = bool(include_prompt)
+        self._embed_strings = self._trace_embed_strings()
 
     @property
     def _default_save_signature(self):
@@ -85,9 +164,7 @@ class SentenceTransformer(keras.Model):
         )
 
     def compute_output_spec(self, sentences):
-        return keras.KerasTensor(
-            (sentences.shape[0], self.get_sentence_embedding_dimension()), dtype="float32"
-        )
+        return keras.KerasTensor((sentences.shape[0], self._output_dimension()), dtype="float32")
 
     # --- sentence-transformers API --------------------------------------------------------------
 
@@ -100,11 +177,50 @@ class SentenceTransformer(keras.Model):
     def max_seq_length(self, value: int) -> None:
         self.tokenizer.max_length = value
 
-    def get_sentence_embedding_dimension(self) -> int:
+    def _output_dimension(self) -> int:
+        """Width of the sentence embeddings the layers produce (before any ``truncate_dim``)."""
         dimension = self.pipeline_modules[0].output_dimension
         for module in self.pipeline_modules[1:]:
             dimension = getattr(module, "out_features", dimension)
         return dimension
+
+    def get_embedding_dimension(self) -> int:
+        """Width of ``encode``'s sentence embeddings, ``truncate_dim`` included."""
+        dimension = self._output_dimension()
+        return dimension if self.truncate_dim is None else min(dimension, self.truncate_dim)
+
+    def get_sentence_embedding_dimension(self) -> int:
+        """The name sentence-transformers < 6 used for ``get_embedding_dimension``."""
+        return self.get_embedding_dimension()
+
+    @property
+    def similarity_fn_name(self) -> str:
+        """How ``similarity`` scores: ``cosine`` unless the model or the user says otherwise."""
+        return self._similarity_fn_name or "cosine"
+
+    @similarity_fn_name.setter
+    def similarity_fn_name(self, value: str | None) -> None:
+        self._similarity_fn_name = None if value is None else check_similarity_fn_name(value)
+
+    def similarity(self, embeddings1, embeddings2) -> tf.Tensor:
+        """``[n, m]`` scores between every row of ``embeddings1`` and every row of ``embeddings2``.
+
+        Uses ``similarity_fn_name``; euclidean and manhattan give negative distances.
+        """
+        return similarity_function(self.similarity_fn_name)(embeddings1, embeddings2)
+
+    def similarity_pairwise(self, embeddings1, embeddings2) -> tf.Tensor:
+        """``[n]`` scores between ``embeddings1[i]`` and ``embeddings2[i]``."""
+        return pairwise_similarity_function(self.similarity_fn_name)(embeddings1, embeddings2)
+
+    @contextlib.contextmanager
+    def truncate_embeddings(self, truncate_dim: int | None) -> Iterator[None]:
+        """Within this block, ``encode`` keeps only the first ``truncate_dim`` dimensions."""
+        previous, self.truncate_dim = self.truncate_dim, truncate_dim
+        try:
+            yield
+        finally:
+            self.truncate_dim = previous
 
     def tokenize(self, texts: Sequence[str]) -> dict[str, tf.Tensor]:
         """Token ids and masks as the model's tokenizer makes them, padded to the longest text."""
@@ -113,70 +229,166 @@ class SentenceTransformer(keras.Model):
     def encode(
         self,
         sentences: str | Sequence[str],
+        prompt_name: str | None = None,
+        prompt: str | None = None,
         batch_size: int = 32,
         show_progress_bar: bool | None = None,
-        output_value: str = "sentence_embedding",
+        output_value: str | None = "sentence_embedding",
+        precision: str = "float32",
         convert_to_numpy: bool = True,
         convert_to_tensor: bool = False,
         normalize_embeddings: bool = False,
+        truncate_dim: int | None = None,
     ):
         """Embed sentences the way ``sentence_transformers.SentenceTransformer.encode`` does.
 
         A single string gives a 1-D array; a list gives ``[len(sentences), dim]`` float32.
         Sentences are sorted by length so each batch pads little, and returned in input order.
-        ``output_value="token_embeddings"`` gives one ``[tokens, hidden]`` array per sentence
-        (padding removed). ``convert_to_tensor=True`` returns a ``tf.Tensor`` instead of NumPy.
+
+        Args:
+            prompt_name: key of ``self.prompts`` whose text is prepended to every sentence.
+            prompt: a prompt text; wins over ``prompt_name``. With neither, the prompt named
+                ``default_prompt_name`` applies, if any.
+            output_value: ``"token_embeddings"`` gives one ``[tokens, hidden]`` array per
+                sentence (padding removed); ``None`` gives one dict per sentence with the token
+                ids, masks, token embeddings (padded to the batch, as sentence-transformers
+                does), sentence embedding and, with a prompt, ``prompt_length``.
+            precision: ``float32``, or ``int8``/``uint8``/``binary``/``ubinary`` as
+                ``tfst.quantization.quantize_embeddings`` makes them, calibrated on this call's
+                embeddings (so ``int8`` needs more than one sentence).
+            convert_to_tensor: a ``tf.Tensor`` instead of NumPy.
+            normalize_embeddings: unit-length sentence embeddings (after truncation).
+            truncate_dim: keep the first dimensions only; defaults to ``self.truncate_dim``.
         """
         if output_value not in _OUTPUT_VALUES:
             raise ValueError(f"output_value must be one of {_OUTPUT_VALUES}, got {output_value!r}")
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+        if output_value is None and precision != "float32":
+            raise ValueError(
+                f"precision={precision!r} needs output_value 'sentence_embedding' or "
+                "'token_embeddings'; output_value=None returns whole feature dicts"
+            )
         if batch_size < 1:
             raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        prompt = self._resolve_prompt(prompt, prompt_name)
+        truncate_dim = self.truncate_dim if truncate_dim is None else truncate_dim
         single = isinstance(sentences, str)
         texts = _as_string_list([sentences] if single else sentences)
         if show_progress_bar is None:
             show_progress_bar = logger.getEffectiveLevel() in (logging.INFO, logging.DEBUG)
 
-        order = np.argsort([-len(text) for text in texts], kind="stable")
+        # The same (unstable) sort as sentence-transformers, so batches and their padding match.
+        order = np.argsort([-len(text) for text in texts])
+        prompt_tensor = tf.constant(prompt or "", tf.string)
         results: list = [None] * len(texts)
         for start in tqdm(
             range(0, len(texts), batch_size), desc="Batches", disable=not show_progress_bar
         ):
             indices = order[start : start + batch_size]
-            outputs = self._embed_strings(tf.constant([texts[i] for i in indices], dtype=tf.string))
+            batch = tf.constant([texts[i] for i in indices], dtype=tf.string)
+            outputs = self._embed_strings(batch, prompt_tensor)
+            if truncate_dim is not None:
+                outputs["sentence_embedding"] = outputs["sentence_embedding"][:, :truncate_dim]
             if output_value == "sentence_embedding":
                 embeddings = outputs["sentence_embedding"]
                 if normalize_embeddings:
                     embeddings = l2_normalize(embeddings)
                 for index, embedding in zip(indices, embeddings.numpy(), strict=True):
                     results[index] = embedding
-            else:
+            elif output_value == "token_embeddings":
                 lengths = tf.reduce_sum(outputs["attention_mask"], axis=1).numpy()
                 token_embeddings = outputs["token_embeddings"].numpy()
                 for row, index in enumerate(indices):
                     results[index] = token_embeddings[row, : lengths[row]]
+            else:
+                prompt_length = int(outputs.pop("prompt_length"))
+                arrays = {name: value.numpy() for name, value in outputs.items()}
+                for row, index in enumerate(indices):
+                    results[index] = {name: value[row] for name, value in arrays.items()}
+                    if prompt:
+                        results[index]["prompt_length"] = prompt_length
 
+        if output_value is None:
+            if convert_to_tensor:
+                results = [
+                    {name: tf.constant(value) for name, value in result.items()}
+                    for result in results
+                ]
+            return results[0] if single else results
         if output_value == "token_embeddings":
+            if precision != "float32":
+                results = quantize_embeddings(results, precision)
             results = [tf.constant(r) for r in results] if convert_to_tensor else results
             return results[0] if single else results
         if results:
             stacked = np.stack(results).astype(np.float32, copy=False)
+            if precision != "float32":
+                stacked = quantize_embeddings(stacked, precision)
         else:
-            stacked = np.zeros((0, self.get_sentence_embedding_dimension()), np.float32)
+            stacked = np.zeros((0, self.get_embedding_dimension()), np.float32)
         if convert_to_tensor:
             stacked = tf.constant(stacked)
         elif not convert_to_numpy:
             stacked = list(stacked)
         return stacked[0] if single else stacked
 
-    def export(self, path, *, overwrite: bool = False):
+    def encode_query(self, sentences, prompt_name=None, prompt=None, **kwargs):
+        """``encode`` with the ``query`` prompt unless another prompt is given."""
+        if prompt_name is None and prompt is None and "query" in self.prompts:
+            prompt_name = "query"
+        return self.encode(sentences, prompt_name=prompt_name, prompt=prompt, **kwargs)
+
+    def encode_document(self, sentences, prompt_name=None, prompt=None, **kwargs):
+        """``encode`` with the first of the ``document``, ``passage``, ``corpus`` prompts."""
+        if prompt_name is None and prompt is None:
+            prompt_name = next(
+                (name for name in ("document", "passage", "corpus") if name in self.prompts), None
+            )
+        return self.encode(sentences, prompt_name=prompt_name, prompt=prompt, **kwargs)
+
+    def _resolve_prompt(self, prompt: str | None, prompt_name: str | None) -> str | None:
+        if prompt is not None:
+            if prompt_name is not None:
+                logger.warning("both prompt and prompt_name given; using prompt")
+            return prompt
+        if prompt_name is not None:
+            if prompt_name not in self.prompts:
+                raise ValueError(
+                    f"prompt_name {prompt_name!r} is not one of the prompts {list(self.prompts)}"
+                )
+            return self.prompts[prompt_name]
+        if self.default_prompt_name is not None:
+            return self.prompts.get(self.default_prompt_name)
+        return None
+
+    def save_pretrained(self, path) -> None:
+        """Write a sentence-transformers folder (weights, tokenizer, configs) at ``path``.
+
+        sentence-transformers and ``tfst.load`` both load it; see ``tfst.saving``.
+        """
+        from tfst.saving import save_pretrained
+
+        save_pretrained(self, path)
+
+    def export(self, path, *, overwrite: bool = False, tokenizer_ops: str | None = None):
         """Write a SavedModel: raw strings in, ``{"sentence_embedding": ...}`` out.
 
         Replaces ``keras.Model.export``: the artifact keeps the tokenizer in the graph and adds a
         signature for pre-tokenized ids. See ``tfst.export`` for the signatures.
+        ``tokenizer_ops="core"`` builds the graph from core TensorFlow ops only (same ids), for
+        runtimes without tensorflow-text's custom ops; ``None`` keeps the tokenizer's own.
         """
         from tfst.export import export_saved_model
 
-        return export_saved_model(self, path, overwrite=overwrite)
+        return export_saved_model(self, path, overwrite=overwrite, tokenizer_ops=tokenizer_ops)
+
+    def export_tflite(self, path, *, overwrite: bool = False):
+        """Write ``model.tflite`` (token ids in, builtin ops only) and ``tokenizer/`` (a
+        core-ops SavedModel: strings → ids) into the folder ``path``; see ``tfst.export``."""
+        from tfst.export import export_tflite
+
+        return export_tflite(self, path, overwrite=overwrite)
 
     # --- Keras serialization ------------------------------------------------------------------
 
@@ -186,6 +398,10 @@ class SentenceTransformer(keras.Model):
             tokenizer=keras.saving.serialize_keras_object(self.tokenizer),
             encoder=keras.saving.serialize_keras_object(self.encoder),
             modules=[keras.saving.serialize_keras_object(m) for m in self.pipeline_modules],
+            prompts=dict(self.prompts),
+            default_prompt_name=self.default_prompt_name,
+            similarity_fn_name=self._similarity_fn_name,
+            truncate_dim=self.truncate_dim,
         )
         return config
 

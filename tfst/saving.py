@@ -1,0 +1,269 @@
+"""A tfst model written back as a sentence-transformers folder, e.g. after fine-tuning in Keras.
+
+The folder is what sentence-transformers 6 itself saves (``modules.json``, each module's
+configuration, ``config_sentence_transformers.json``) with the encoder weights under their
+original checkpoint names in ``model.safetensors``, so sentence-transformers, transformers and
+``tfst.load`` all read it. Weight names come from the same tables that load them
+(``weight_targets()``), run backwards: torch ``Linear`` weights are stored ``[out, in]``.
+
+Files: ``modules.json``, ``config_sentence_transformers.json``, ``config.json``,
+``model.safetensors``, ``sentence_bert_config.json``, ``vocab.txt``, ``tokenizer.json``,
+``tokenizer_config.json``, ``special_tokens_map.json``, and ``N_Pooling/config.json``,
+``N_Dense/{config.json,model.safetensors}``, ``N_Normalize/config.json`` per module.
+The BERT pooler, which tfst does not load (sentence embeddings never use it), is not written;
+transformers reports it as newly initialized when it loads the folder.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from safetensors.numpy import save_file
+
+from tfst import __version__
+from tfst.config import DENSE_ACTIVATIONS
+from tfst.layers import Dense, Normalize, Pooling
+from tfst.models.bert import BertEncoder
+from tfst.models.distilbert import DistilBertEncoder
+from tfst.weights import WeightTarget, as_is, linear_kernel
+
+# The class paths sentence-transformers 6 writes in modules.json.
+MODULE_TYPES = {
+    "Transformer": "sentence_transformers.base.modules.transformer.Transformer",
+    "Pooling": "sentence_transformers.sentence_transformer.modules.pooling.Pooling",
+    "Dense": "sentence_transformers.base.modules.dense.Dense",
+    "Normalize": "sentence_transformers.base.modules.normalize.Normalize",
+}
+# Each loading transform is its own inverse (identity, transpose); anything else is refused.
+_INVERSE_TRANSFORMS = {as_is: as_is, linear_kernel: linear_kernel}
+# Our Dense activations → the torch class path sentence-transformers imports.
+_TORCH_ACTIVATIONS = {
+    name: f"torch.nn.modules.{'linear' if torch_name == 'Identity' else 'activation'}.{torch_name}"
+    for torch_name, name in DENSE_ACTIVATIONS.items()
+}
+
+
+def checkpoint_tensors(targets: dict[str, WeightTarget]) -> dict[str, np.ndarray]:
+    """Checkpoint name → float32 tensor in the checkpoint's layout, from a ``weight_targets()``."""
+    tensors = {}
+    for name, target in targets.items():
+        if target.transform not in _INVERSE_TRANSFORMS:
+            raise ValueError(f"no inverse known for the transform of checkpoint tensor {name}")
+        value = np.asarray(target.variable.numpy(), dtype=np.float32)
+        tensors[name] = np.ascontiguousarray(_INVERSE_TRANSFORMS[target.transform](value))
+    return tensors
+
+
+def encoder_config(encoder, pad_token_id: int) -> dict[str, Any]:
+    """The Hugging Face ``config.json`` of a BERT or DistilBERT encoder layer."""
+    if isinstance(encoder, BertEncoder):
+        return {
+            "architectures": ["BertModel"],
+            "model_type": "bert",
+            "vocab_size": encoder.vocab_size,
+            "hidden_size": encoder.hidden_size,
+            "num_hidden_layers": encoder.num_layers,
+            "num_attention_heads": encoder.num_heads,
+            "intermediate_size": encoder.intermediate_size,
+            "hidden_act": encoder.hidden_act,
+            "layer_norm_eps": encoder.layer_norm_eps,
+            "max_position_embeddings": encoder.max_position_embeddings,
+            "type_vocab_size": encoder.type_vocab_size,
+            "position_embedding_type": "absolute",
+            "pad_token_id": pad_token_id,
+        }
+    if isinstance(encoder, DistilBertEncoder):
+        return {
+            "architectures": ["DistilBertModel"],
+            "model_type": "distilbert",
+            "vocab_size": encoder.vocab_size,
+            "dim": encoder.hidden_size,
+            "n_layers": encoder.num_layers,
+            "n_heads": encoder.num_heads,
+            "hidden_dim": encoder.intermediate_size,
+            "activation": encoder.hidden_act,
+            "max_position_embeddings": encoder.max_position_embeddings,
+            "pad_token_id": pad_token_id,
+        }
+    raise TypeError(
+        f"cannot save an encoder of type {type(encoder).__name__}; "
+        "supported are BertEncoder and DistilBertEncoder"
+    )
+
+
+def tokenizer_files(tokenizer, model_max_length: int) -> dict[str, Any]:
+    """``tokenizer.json``, ``tokenizer_config.json`` and ``special_tokens_map.json`` contents.
+
+    ``tokenizer.json`` spells out the pipeline the WordPiece layer runs (BertNormalizer,
+    BertPreTokenizer, WordPiece, [CLS] ... [SEP]), with the special tokens as unnormalized added
+    tokens, so the Hugging Face tokenizer gives the same ids.
+    """
+    vocabulary = tokenizer.get_vocabulary()
+    roles = {
+        "cls_token": tokenizer.cls_token,
+        "sep_token": tokenizer.sep_token,
+        "pad_token": tokenizer.pad_token,
+        "unk_token": tokenizer.unk_token,
+    }
+    if "[MASK]" in tokenizer.special_tokens:
+        roles["mask_token"] = "[MASK]"
+
+    def special(name: str, type_id: int) -> dict:
+        return {"SpecialToken": {"id": name, "type_id": type_id}}
+
+    def sequence(name: str, type_id: int) -> dict:
+        return {"Sequence": {"id": name, "type_id": type_id}}
+
+    cls_token, sep_token = tokenizer.cls_token, tokenizer.sep_token
+    cls_id, sep_id = tokenizer.token_to_id(cls_token), tokenizer.token_to_id(sep_token)
+    tokenizer_json = {
+        "version": "1.0",
+        "truncation": None,
+        "padding": None,
+        "added_tokens": [
+            {
+                "id": tokenizer.token_to_id(token),
+                "content": token,
+                "single_word": False,
+                "lstrip": False,
+                "rstrip": False,
+                "normalized": False,
+                "special": True,
+            }
+            for token in tokenizer.special_tokens
+        ],
+        "normalizer": {
+            "type": "BertNormalizer",
+            "clean_text": tokenizer.clean_text,
+            "handle_chinese_chars": tokenizer.tokenize_chinese_chars,
+            "strip_accents": tokenizer.strip_accents,
+            "lowercase": tokenizer.lowercase,
+        },
+        "pre_tokenizer": {"type": "BertPreTokenizer"},
+        "post_processor": {
+            "type": "TemplateProcessing",
+            "single": [special(cls_token, 0), sequence("A", 0), special(sep_token, 0)],
+            "pair": [
+                special(cls_token, 0),
+                sequence("A", 0),
+                special(sep_token, 0),
+                sequence("B", 1),
+                special(sep_token, 1),
+            ],
+            "special_tokens": {
+                cls_token: {"id": cls_token, "ids": [cls_id], "tokens": [cls_token]},
+                sep_token: {"id": sep_token, "ids": [sep_id], "tokens": [sep_token]},
+            },
+        },
+        "decoder": {"type": "WordPiece", "prefix": tokenizer.suffix_indicator, "cleanup": True},
+        "model": {
+            "type": "WordPiece",
+            "unk_token": tokenizer.unk_token,
+            "continuing_subword_prefix": tokenizer.suffix_indicator,
+            "max_input_chars_per_word": tokenizer.max_chars_per_word,
+            "vocab": {token: index for index, token in enumerate(vocabulary)},
+        },
+    }
+    tokenizer_config = {
+        "tokenizer_class": "BertTokenizer",
+        "do_lower_case": tokenizer.lowercase,
+        "strip_accents": tokenizer.strip_accents,
+        "tokenize_chinese_chars": tokenizer.tokenize_chinese_chars,
+        "model_max_length": model_max_length,
+        **roles,
+    }
+    return {
+        "tokenizer.json": tokenizer_json,
+        "tokenizer_config.json": tokenizer_config,
+        "special_tokens_map.json": roles,
+    }
+
+
+def module_config(module) -> tuple[str, dict[str, Any]]:
+    """A post-encoder module's kind and its ``config.json``, as sentence-transformers 6 writes it."""
+    if isinstance(module, Pooling):
+        modes = list(module.modes)
+        return "Pooling", {
+            "embedding_dimension": module.embedding_dimension,
+            "pooling_mode": modes[0] if len(modes) == 1 else modes,
+            "include_prompt": module.include_prompt,
+        }
+    if isinstance(module, Dense):
+        return "Dense", {
+            "in_features": module.in_features,
+            "out_features": module.out_features,
+            "bias": module.use_bias,
+            "activation_function": _TORCH_ACTIVATIONS[module.activation],
+        }
+    if isinstance(module, Normalize):
+        return "Normalize", {}
+    raise TypeError(f"cannot save a module of type {type(module).__name__}")
+
+
+def _write_json(path: Path, value: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", encoding="utf-8") as file:
+        json.dump(value, file, indent=2, ensure_ascii=False)
+        file.write("\n")
+
+
+def save_pretrained(model, path: str | os.PathLike) -> Path:
+    """Write ``model`` (a ``tfst.SentenceTransformer``) as a sentence-transformers folder.
+
+    Like sentence-transformers, files already in ``path`` with the same names are replaced.
+
+    Example:
+        >>> model.save_pretrained("my-finetuned-model")
+        >>> sentence_transformers.SentenceTransformer("my-finetuned-model")
+    """
+    folder = Path(path)
+    folder.mkdir(parents=True, exist_ok=True)
+    tokenizer, encoder = model.tokenizer, model.encoder
+    pad_token_id = tokenizer.token_to_id(tokenizer.pad_token)
+
+    save_file(
+        checkpoint_tensors(encoder.weight_targets()),
+        str(folder / "model.safetensors"),
+        metadata={"format": "pt"},
+    )
+    _write_json(folder / "config.json", encoder_config(encoder, pad_token_id))
+    with open(folder / "vocab.txt", "w", encoding="utf-8", newline="\n") as file:
+        file.writelines(f"{token}\n" for token in tokenizer.get_vocabulary())
+    for name, content in tokenizer_files(tokenizer, encoder.max_position_embeddings).items():
+        _write_json(folder / name, content)
+    _write_json(
+        folder / "sentence_bert_config.json",
+        {"max_seq_length": model.max_seq_length, "do_lower_case": False},
+    )
+
+    modules = [{"idx": 0, "name": "0", "path": "", "type": MODULE_TYPES["Transformer"]}]
+    for index, module in enumerate(model.pipeline_modules, start=1):
+        kind, config = module_config(module)
+        module_folder = f"{index}_{kind}"
+        _write_json(folder / module_folder / "config.json", config)
+        if kind == "Dense":
+            save_file(
+                checkpoint_tensors(module.weight_targets()),
+                str(folder / module_folder / "model.safetensors"),
+                metadata={"format": "pt"},
+            )
+        modules.append(
+            {"idx": index, "name": str(index), "path": module_folder, "type": MODULE_TYPES[kind]}
+        )
+    _write_json(folder / "modules.json", modules)
+
+    model_config = {
+        "model_type": "SentenceTransformer",
+        "__version__": {"tfst": __version__},
+        "prompts": dict(model.prompts),
+        "default_prompt_name": model.default_prompt_name,
+        "similarity_fn_name": model.similarity_fn_name,
+    }
+    if model.truncate_dim is not None:
+        model_config["truncate_dim"] = model.truncate_dim
+    _write_json(folder / "config_sentence_transformers.json", model_config)
+    return folder
