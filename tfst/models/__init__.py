@@ -6,8 +6,11 @@ from tfst.config import SUPPORTED_MODEL_TYPES, EncoderConfig
 from tfst.models import bert, distilbert
 
 
-def build_encoder(config: EncoderConfig):
-    """The encoder layer for a ``config.json``, with its checkpoint prefixes and skipped tensors."""
+def build_encoder(config: EncoderConfig, precision: str = "float32"):
+    """The encoder layer for a ``config.json``, with its checkpoint prefixes and skipped tensors.
+
+    ``precision`` is ``float32`` or the opt-in ``bfloat16`` (see ``tfst.precision``).
+    """
     shape = dict(
         vocab_size=config.vocab_size,
         hidden_size=config.hidden_size,
@@ -17,6 +20,7 @@ def build_encoder(config: EncoderConfig):
         hidden_act=config.hidden_act,
         layer_norm_eps=config.layer_norm_eps,
         max_position_embeddings=config.max_position_embeddings,
+        precision=precision,
         name="encoder",
     )
     if config.model_type == "bert":

@@ -41,7 +41,10 @@ class BertEncoder(TransformerEncoder):
         super().__init__(*args, **kwargs)
         self.type_vocab_size = type_vocab_size
         self.token_type_embeddings = keras.layers.Embedding(
-            type_vocab_size, self.hidden_size, name="token_type_embeddings"
+            type_vocab_size,
+            self.hidden_size,
+            embeddings_initializer="zeros",
+            name="token_type_embeddings",
         )
 
     def build(self, input_shape=None):

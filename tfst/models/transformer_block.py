@@ -2,6 +2,14 @@
 
 Both families run ``x = LN(x + Attention(x)); x = LN(x + FFN(x))`` with the same shapes; they
 differ only in their embeddings and checkpoint names, which their own modules define.
+
+The block is written for TensorFlow's CPU graph optimizer (benchmarks/README.md has the figures):
+the encoder passes only the real (unpadded) tokens through the blocks, and projections run on
+them flattened to ``[tokens, hidden]`` as ``MatMul + BiasAdd (+ GELU)``, which oneDNN fuses into
+one kernel each (through Keras ``Dense``, bias and the erf GELU ran as separate ops); the
+attention scale is applied to the queries, not to the larger score matrix.
+``precision="bfloat16"`` keeps the projection weights in bfloat16 and runs the matmuls there,
+while embeddings, residual sums, LayerNorm and softmax stay float32 (see ``tfst.precision``).
 """
 
 from __future__ import annotations
@@ -11,6 +19,7 @@ import math
 import keras
 import tensorflow as tf
 
+from tfst.precision import check_precision
 from tfst.weights import WeightTarget, as_is, linear_kernel
 
 ACTIVATIONS = ("gelu", "gelu_new", "gelu_pytorch_tanh", "relu")
@@ -43,8 +52,11 @@ class TransformerBlock(keras.layers.Layer):
         intermediate_size: width of the feed-forward hidden layer.
         hidden_act: ``gelu`` (exact erf), ``gelu_new``/``gelu_pytorch_tanh`` (tanh), ``relu``.
         layer_norm_eps: LayerNorm epsilon, as in the checkpoint's config.
+        precision: ``float32``, or ``bfloat16`` for bfloat16 projection weights and matmuls.
 
-    Call with ``(hidden_states [batch, seq, hidden], bias [batch, 1, 1, seq])``.
+    Call with ``(hidden_states [batch, seq, hidden], bias [batch, 1, 1, seq])``. The sub-layers
+    hold the weights under the names checkpoints and Keras saves use; ``call`` does their math
+    itself so that it can fuse and flatten it (see the module docstring).
     """
 
     def __init__(
@@ -54,6 +66,7 @@ class TransformerBlock(keras.layers.Layer):
         intermediate_size: int,
         hidden_act: str = "gelu",
         layer_norm_eps: float = 1e-12,
+        precision: str = "float32",
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -64,17 +77,24 @@ class TransformerBlock(keras.layers.Layer):
         self.intermediate_size = intermediate_size
         self.hidden_act = hidden_act
         self.layer_norm_eps = layer_norm_eps
+        self.precision = check_precision(precision)
         self.head_size = hidden_size // num_heads
         self._activation = activation_function(hidden_act)
-        self.query = keras.layers.Dense(hidden_size, name="query")
-        self.key = keras.layers.Dense(hidden_size, name="key")
-        self.value = keras.layers.Dense(hidden_size, name="value")
-        self.attention_output = keras.layers.Dense(hidden_size, name="attention_output")
+
+        def projection(units, name):
+            return keras.layers.Dense(
+                units, kernel_initializer="zeros", dtype=self.precision, name=name
+            )
+
+        self.query = projection(hidden_size, "query")
+        self.key = projection(hidden_size, "key")
+        self.value = projection(hidden_size, "value")
+        self.attention_output = projection(hidden_size, "attention_output")
         self.attention_norm = keras.layers.LayerNormalization(
             epsilon=layer_norm_eps, name="attention_norm"
         )
-        self.intermediate = keras.layers.Dense(intermediate_size, name="intermediate")
-        self.output_dense = keras.layers.Dense(hidden_size, name="output")
+        self.intermediate = projection(intermediate_size, "intermediate")
+        self.output_dense = projection(hidden_size, "output")
         self.output_norm = keras.layers.LayerNormalization(
             epsilon=layer_norm_eps, name="output_norm"
         )
@@ -88,22 +108,54 @@ class TransformerBlock(keras.layers.Layer):
         self.output_norm.build(hidden_shape)
         self.built = True
 
-    def _split_heads(self, tensor: tf.Tensor) -> tf.Tensor:
-        batch, length = tf.shape(tensor)[0], tf.shape(tensor)[1]
-        tensor = tf.reshape(tensor, [batch, length, self.num_heads, self.head_size])
-        return tf.transpose(tensor, [0, 2, 1, 3])
+    def _project(self, tokens: tf.Tensor, layer: keras.layers.Dense, activation=None) -> tf.Tensor:
+        """``tokens @ kernel + bias`` in the weights' dtype, as one fusable MatMul + BiasAdd."""
+        outputs = tf.nn.bias_add(
+            tf.matmul(tf.cast(tokens, layer.kernel.dtype), layer.kernel), layer.bias
+        )
+        return outputs if activation is None else activation(outputs)
+
+    def _layer_norm(self, tokens: tf.Tensor, layer: keras.layers.LayerNormalization) -> tf.Tensor:
+        mean, variance = tf.nn.moments(tokens, axes=[-1], keepdims=True)
+        scale = tf.math.rsqrt(variance + self.layer_norm_eps) * layer.gamma
+        return tokens * scale + (layer.beta - mean * scale)
 
     def call(self, hidden_states, bias):
-        query = self._split_heads(self.query(hidden_states))
-        key = self._split_heads(self.key(hidden_states))
-        value = self._split_heads(self.value(hidden_states))
-        scores = tf.matmul(query, key, transpose_b=True) * (1.0 / math.sqrt(self.head_size))
-        probabilities = tf.nn.softmax(scores + bias, axis=-1)
+        batch, length = tf.shape(hidden_states)[0], tf.shape(hidden_states)[1]
+        tokens = tf.reshape(hidden_states, [-1, self.hidden_size])
+        tokens = self.forward_tokens(tokens, bias, batch, length)
+        return tf.reshape(tokens, tf.shape(hidden_states))
+
+    def forward_tokens(self, tokens, bias, batch, length, positions=None) -> tf.Tensor:
+        """The block on flattened tokens ``[rows, hidden]``; returns the same rows.
+
+        ``positions`` (``[rows, 1]`` int64) places each row in the padded ``batch * length``
+        layout, so callers can pass only the real tokens: projections, LayerNorm and
+        feed-forward then skip the padding, and only attention sees the padded layout.
+        ``None`` means the rows are the whole padded layout.
+        """
+        query = self._project(tokens, self.query) * (1.0 / math.sqrt(self.head_size))
+        query = self._split_heads(query, batch, length, positions)
+        key = self._split_heads(self._project(tokens, self.key), batch, length, positions)
+        value = self._split_heads(self._project(tokens, self.value), batch, length, positions)
+        scores = tf.cast(tf.matmul(query, key, transpose_b=True), tf.float32)
+        probabilities = tf.cast(tf.nn.softmax(scores + bias, axis=-1), value.dtype)
         context = tf.transpose(tf.matmul(probabilities, value), [0, 2, 1, 3])
-        context = tf.reshape(context, tf.shape(hidden_states))
-        hidden_states = self.attention_norm(hidden_states + self.attention_output(context))
-        feed_forward = self.output_dense(self._activation(self.intermediate(hidden_states)))
-        return self.output_norm(hidden_states + feed_forward)
+        context = tf.reshape(context, [-1, self.hidden_size])
+        if positions is not None:
+            context = tf.gather_nd(context, positions)
+        attended = tf.cast(self._project(context, self.attention_output), tf.float32)
+        tokens = self._layer_norm(tokens + attended, self.attention_norm)
+        intermediate = self._project(tokens, self.intermediate, self._activation)
+        feed_forward = tf.cast(self._project(intermediate, self.output_dense), tf.float32)
+        return self._layer_norm(tokens + feed_forward, self.output_norm)
+
+    def _split_heads(self, tokens, batch, length, positions) -> tf.Tensor:
+        """Rows -> ``[batch, heads, length, head_size]``, padded rows zero (their keys are masked)."""
+        if positions is not None:
+            tokens = tf.scatter_nd(positions, tokens, [batch * length, self.hidden_size])
+        tokens = tf.reshape(tokens, [batch, length, self.num_heads, self.head_size])
+        return tf.transpose(tokens, [0, 2, 1, 3])
 
     def compute_output_shape(self, input_shape, bias_shape=None):
         return input_shape
@@ -116,6 +168,7 @@ class TransformerBlock(keras.layers.Layer):
             intermediate_size=self.intermediate_size,
             hidden_act=self.hidden_act,
             layer_norm_eps=self.layer_norm_eps,
+            precision=self.precision,
         )
         return config
 
@@ -142,7 +195,12 @@ class TransformerEncoder(keras.layers.Layer):
     """Embeddings → LayerNorm → blocks; subclasses define the embeddings and checkpoint names.
 
     Call with a dict of ``input_ids`` and ``attention_mask`` (``[batch, seq]`` integers, plus
-    whatever the family's embeddings read); returns token embeddings ``[batch, seq, hidden]``.
+    whatever the family's embeddings read); returns float32 token embeddings
+    ``[batch, seq, hidden]``, zero at padded positions (only real tokens are computed).
+    ``precision`` is the blocks' (see ``TransformerBlock``).
+
+    Weights start at zero, not random: an encoder is always filled from a checkpoint through
+    ``weight_targets``, and drawing ~23M random numbers first made loading slower.
     """
 
     def __init__(
@@ -155,6 +213,7 @@ class TransformerEncoder(keras.layers.Layer):
         hidden_act: str = "gelu",
         layer_norm_eps: float = 1e-12,
         max_position_embeddings: int = 512,
+        precision: str = "float32",
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -166,11 +225,15 @@ class TransformerEncoder(keras.layers.Layer):
         self.hidden_act = hidden_act
         self.layer_norm_eps = layer_norm_eps
         self.max_position_embeddings = max_position_embeddings
+        self.precision = check_precision(precision)
         self.word_embeddings = keras.layers.Embedding(
-            vocab_size, hidden_size, name="word_embeddings"
+            vocab_size, hidden_size, embeddings_initializer="zeros", name="word_embeddings"
         )
         self.position_embeddings = keras.layers.Embedding(
-            max_position_embeddings, hidden_size, name="position_embeddings"
+            max_position_embeddings,
+            hidden_size,
+            embeddings_initializer="zeros",
+            name="position_embeddings",
         )
         self.embeddings_norm = keras.layers.LayerNormalization(
             epsilon=layer_norm_eps, name="embeddings_norm"
@@ -182,6 +245,7 @@ class TransformerEncoder(keras.layers.Layer):
                 intermediate_size,
                 hidden_act=hidden_act,
                 layer_norm_eps=layer_norm_eps,
+                precision=self.precision,
                 name=f"block_{index}",
             )
             for index in range(num_layers)
@@ -203,10 +267,17 @@ class TransformerEncoder(keras.layers.Layer):
 
     def call(self, inputs):
         hidden_states = self.embeddings_norm(self.embed(inputs))
-        bias = attention_bias(inputs["attention_mask"], hidden_states.dtype)
+        attention_mask = inputs["attention_mask"]
+        bias = attention_bias(attention_mask, hidden_states.dtype)
+        batch, length = tf.shape(hidden_states)[0], tf.shape(hidden_states)[1]
+        # Only real tokens go through the blocks: with per-batch padding, a third to a half of a
+        # batch of mixed-length texts is padding, which no output depends on.
+        positions = tf.where(tf.reshape(attention_mask, [-1]) != 0)
+        tokens = tf.gather_nd(tf.reshape(hidden_states, [-1, self.hidden_size]), positions)
         for block in self.blocks:
-            hidden_states = block(hidden_states, bias)
-        return hidden_states
+            tokens = block.forward_tokens(tokens, bias, batch, length, positions)
+        hidden_states = tf.scatter_nd(positions, tokens, [batch * length, self.hidden_size])
+        return tf.reshape(hidden_states, [batch, length, self.hidden_size])
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape["input_ids"]) + (self.hidden_size,)
@@ -222,6 +293,7 @@ class TransformerEncoder(keras.layers.Layer):
             hidden_act=self.hidden_act,
             layer_norm_eps=self.layer_norm_eps,
             max_position_embeddings=self.max_position_embeddings,
+            precision=self.precision,
         )
         return config
 
