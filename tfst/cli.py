@@ -7,9 +7,11 @@ stderr and exit non-zero; ``TFST_DEBUG=1`` shows the traceback instead.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 VERIFY_SENTENCES = [
@@ -23,6 +25,8 @@ VERIFY_SENTENCES = [
 ]
 EXIT_ERROR = 1
 EXIT_MISSING_REFERENCE = 3
+# Beam runners whose workers read this machine's files (Beam matches names case-insensitively).
+LOCAL_RUNNERS = ("direct", "fnapi", "prism")
 
 
 class CommandError(Exception):
@@ -132,6 +136,48 @@ def command_info(args) -> int:
     return 0
 
 
+def command_embed_corpus(args) -> int:
+    if importlib.util.find_spec("apache_beam") is None:
+        raise CommandError(
+            'embed-corpus needs Apache Beam: pip install "tensorflow-sentence-transformers[beam]"'
+        )
+    from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+
+    from tfst.beam import embed_corpus, is_saved_model, require_new_output_dir
+
+    require_new_output_dir(args.output)
+    options = PipelineOptions(args.beam_options)
+    runner = options.view_as(StandardOptions).runner or "DirectRunner"
+    with tempfile.TemporaryDirectory(prefix="tfst-embed-corpus-") as staging:
+        model_uri = args.model
+        if not is_saved_model(args.model):
+            if runner.lower().removesuffix("runner") not in LOCAL_RUNNERS:
+                raise CommandError(
+                    f"with --runner {runner}, MODEL must be a SavedModel the workers can read: "
+                    "run `tfst export MODEL DIR`, copy DIR to shared storage (e.g. gs://...), "
+                    "and pass that path"
+                )
+            model_uri = str(_load(args).export(Path(staging) / "savedmodel"))
+        summary = embed_corpus(
+            model_uri,
+            args.input,
+            args.output,
+            id_field=args.id_field,
+            text_field=args.text_field,
+            max_batch_size=args.batch_size,
+            options=options,
+        )
+    if summary.texts is None:
+        print(f"done; this runner reports no counts: see {summary.embeddings_pattern}")
+        return 0
+    print(
+        f"embedded {summary.embeddings} of {summary.texts} texts into "
+        f"{summary.embeddings_pattern}; bad lines: {summary.bad_lines} "
+        f"(in {summary.bad_lines_pattern})"
+    )
+    return 0
+
+
 def model_layers(model) -> list:
     return [model.tokenizer, model.encoder, *model.pipeline_modules]
 
@@ -201,6 +247,21 @@ def build_parser() -> argparse.ArgumentParser:
         "Print the module pipeline, dimensions, max length and vocabulary size.",
         command_info,
     )
+
+    embed_corpus = add(
+        "embed-corpus",
+        "Embed .jsonl/.txt files with Apache Beam into Parquet (id, embedding); "
+        "other options (--runner, ...) go to Beam.",
+        command_embed_corpus,
+    )
+    embed_corpus.allow_abbrev = False  # a Beam option must never pass for a prefix of ours
+    embed_corpus.add_argument("input", metavar="INPUT", help="file or glob: .jsonl or text")
+    embed_corpus.add_argument("output", metavar="OUTPUT", help="new folder (or gs://...)")
+    embed_corpus.add_argument("--id-field", default="id", help="JSONL field with the id")
+    embed_corpus.add_argument("--text-field", default="text", help="JSONL field with the text")
+    embed_corpus.add_argument(
+        "--batch-size", type=int, default=32, help="most sentences per model call"
+    )
     return parser
 
 
@@ -208,7 +269,11 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault(
         "TF_CPP_MIN_LOG_LEVEL", "2"
     )  # keep TensorFlow's C++ chatter out of stderr
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(argv)
+    if unknown and args.command != "embed-corpus":
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    args.beam_options = unknown
     try:
         return args.handler(args)
     except Exception as error:
