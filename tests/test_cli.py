@@ -32,6 +32,13 @@ def test_export_writes_a_saved_model(minilm_folder, tmp_path):
     assert (tmp_path / "out" / "saved_model.pb").is_file()
 
 
+def test_export_with_core_tokenizer_ops_has_no_tensorflow_text_op(minilm_folder, tmp_path):
+    result = run("export", minilm_folder, tmp_path / "out", "--tokenizer-ops", "core")
+    assert result.returncode == 0, result.stderr[-2000:]
+    graph = (tmp_path / "out" / "saved_model.pb").read_bytes()
+    assert b"StringJoin" in graph and b"WordpieceTokenizeWithOffsets" not in graph
+
+
 def test_export_refuses_a_non_empty_folder_in_one_line(minilm_folder, tmp_path):
     (tmp_path / "x").write_text("keep")
     result = run("export", minilm_folder, tmp_path)

@@ -141,3 +141,32 @@ def test_model_keeps_its_own_tokenizer_ops(minilm, core_export):
 def test_unknown_tokenizer_ops_are_rejected(minilm, tmp_path):
     with pytest.raises(ValueError, match="tokenizer_ops must be one of"):
         minilm.export(tmp_path / "export", tokenizer_ops="icu")
+
+
+def test_saved_model_cli_run_serves_strings(core_export, minilm_reference, tmp_path):
+    """The README's Serving example: ``saved_model_cli run`` loads the export the way TF Serving
+    does (a TensorFlow 1 session and the restore op) with no tensorflow-text installed."""
+    texts = TEXTS[:8]
+    cli = Path(sys.executable).with_name("saved_model_cli")
+    result = subprocess.run(
+        [
+            str(cli),
+            "run",
+            "--dir",
+            str(core_export),
+            "--tag_set",
+            "serve",
+            "--signature_def",
+            "serving_default",
+            "--input_exprs",
+            f"sentences={json.dumps(texts)}",
+            "--outdir",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    served = np.load(tmp_path / "sentence_embedding.npy")
+    assert np.abs(served - minilm_reference.encode(texts)).max() <= 1e-5

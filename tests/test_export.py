@@ -106,6 +106,26 @@ def test_saved_model_cli_lists_both_signatures(minilm_export):
     assert "sentence_embedding" in result.stdout
 
 
+@pytest.mark.parametrize("signature_name", ["serving_default", "from_token_ids"])
+def test_tensorflow_1_session_loader_serves_it(minilm_export, minilm_reference, signature_name):
+    """TF Serving and TF Java load SavedModels into a session and run its restore op; the
+    variables the signatures read must be the ones that op restores."""
+    texts = TEXTS[:20]
+    features = minilm_reference.preprocess(texts)
+    with tf.Graph().as_default(), tf.compat.v1.Session() as session:
+        meta_graph = tf.compat.v1.saved_model.loader.load(session, ["serve"], str(minilm_export))
+        signature = meta_graph.signature_def[signature_name]
+        if signature_name == "serving_default":
+            feed = {signature.inputs["sentences"].name: texts}
+        else:
+            feed = {
+                signature.inputs[name].name: features[name].numpy()
+                for name in ("input_ids", "attention_mask")
+            }
+        result = session.run(signature.outputs["sentence_embedding"].name, feed)
+    assert np.abs(result - minilm_reference.encode(texts)).max() <= 1e-5
+
+
 def test_vocabulary_is_an_asset(minilm_export, minilm_folder):
     assets = list((minilm_export / "assets").iterdir())
     vocabulary = (minilm_folder / "vocab.txt").read_text(encoding="utf-8").split()

@@ -67,7 +67,7 @@ def _read_texts(path: Path, text_field: str) -> list[str]:
 
 def command_export(args) -> int:
     model = _load(args)
-    path = model.export(args.outdir, overwrite=args.overwrite)
+    path = model.export(args.outdir, overwrite=args.overwrite, tokenizer_ops=args.tokenizer_ops)
     print(f"exported {args.model} to {path} (serving_default: strings → sentence_embedding)")
     return 0
 
@@ -224,6 +224,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     export.add_argument("outdir", metavar="OUTDIR", help="folder to write (must be empty)")
     export.add_argument("--overwrite", action="store_true", help="replace a non-empty OUTDIR")
+    export.add_argument(
+        "--tokenizer-ops",
+        choices=("tensorflow_text", "core"),
+        help="'core' writes only core TensorFlow ops (TF Serving, TF Java, saved_model_cli "
+        "without tensorflow-text); default: the model's tokenizer, tensorflow_text",
+    )
 
     encode = add(
         "encode", "Embed the lines of a .txt or records of a .jsonl into a .npy.", command_encode

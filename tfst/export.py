@@ -36,15 +36,28 @@ TFLITE_TOKENIZER_FOLDER = "tokenizer"
 
 
 class _ServingModule(tf.Module):
-    """Holds the model (and so its variables and tokenizer resources) and the signature functions."""
+    """Holds the signature functions and exactly the state they read: the tokenizer's resources
+    and the model's weights as plain ``tf.Variable``s.
+
+    The Keras model itself is not tracked. Saved through it, each Keras variable is written as a
+    fresh ``tf.Variable`` that the graph's own variable handles never see, so TensorFlow 1
+    session loaders (TF Serving, ``saved_model_cli run``, TF Java) would run the graph on
+    variables the checkpoint never restored.
+    """
 
     def __init__(self, model):
         super().__init__(name="tfst_sentence_transformer")
-        self.model = model
+        self._hold_untracked(model)
+        self.tokenizer = model.tokenizer
+        self.weights = [variable.value for variable in model.weights]
+
+    @tf.__internal__.tracking.no_automatic_dependency_tracking
+    def _hold_untracked(self, model):
+        self._model = model
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="sentences")])
     def embed_sentences(self, sentences):
-        return {"sentence_embedding": self.model(sentences)}
+        return {"sentence_embedding": self._model(sentences)}
 
     def embed_token_ids(self, input_ids, attention_mask):
         features = {
@@ -52,7 +65,7 @@ class _ServingModule(tf.Module):
             "attention_mask": tf.cast(attention_mask, tf.int32),
             "token_type_ids": tf.zeros_like(input_ids, tf.int32),
         }
-        return {"sentence_embedding": self.model.forward_features(features)["sentence_embedding"]}
+        return {"sentence_embedding": self._model.forward_features(features)["sentence_embedding"]}
 
 
 def _token_id_signature(module: _ServingModule, dtype: tf.DType):
