@@ -275,9 +275,8 @@ class TfstWorker(TensorFlowWorker):
     def __init__(self, model: str, device: str, threads: int, precision: str = "float32"):
         super().__init__(device, threads)
         import tfst
-        from tfst.precision import with_precision
 
-        self.loader = lambda: with_precision(tfst.load(model), precision)
+        self.loader = lambda: tfst.load(model, encoder_precision=precision)
 
     def load(self) -> None:
         self.model = self.loader()

@@ -7,6 +7,7 @@ import pytest
 import tensorflow as tf
 from sentences import parity_corpus
 
+import tfst
 from tfst.config import read_encoder_config
 from tfst.models import build_encoder
 from tfst.models.bert import BertEncoder
@@ -90,3 +91,36 @@ def test_bfloat16_model_exports_and_serves_the_same_embeddings(minilm_bfloat16, 
     np.testing.assert_allclose(
         served["sentence_embedding"].numpy(), minilm_bfloat16.encode(texts), atol=1e-6, rtol=0
     )
+
+
+def test_load_builds_the_bfloat16_encoder_directly(minilm_folder, minilm_bfloat16):
+    loaded = tfst.load(minilm_folder, encoder_precision="bfloat16")
+    assert loaded.encoder.precision == "bfloat16"
+    for left, right in zip(loaded.weights, minilm_bfloat16.weights, strict=True):
+        np.testing.assert_array_equal(
+            tf.cast(left, tf.float32).numpy(), tf.cast(right, tf.float32).numpy()
+        )
+
+
+def test_load_refuses_an_unknown_encoder_precision(minilm_folder):
+    with pytest.raises(ValueError, match="precision must be one of"):
+        tfst.load(minilm_folder, encoder_precision="float16")
+
+
+def test_converted_model_keeps_prompts_similarity_and_truncation(minilm):
+    from tfst.sentence_model import SentenceTransformer
+
+    configured = SentenceTransformer(
+        minilm.tokenizer,
+        minilm.encoder,
+        minilm.pipeline_modules,
+        prompts={"query": "query: "},
+        default_prompt_name="query",
+        similarity_fn_name="dot",
+        truncate_dim=64,
+    )
+    converted = with_precision(configured, "bfloat16")
+    assert converted.prompts == configured.prompts
+    assert converted.default_prompt_name == "query"
+    assert converted.similarity_fn_name == "dot"
+    assert converted.truncate_dim == 64

@@ -27,7 +27,9 @@ def check_precision(precision: str) -> str:
 def with_precision(model, precision: str):
     """A model like ``model`` whose encoder computes in ``precision``, sharing its other layers.
 
-    The encoder is rebuilt from its config and its weights cast; ``model`` itself is unchanged.
+    The encoder is rebuilt from its config and its weights cast; prompts, similarity and
+    ``truncate_dim`` carry over; ``model`` itself is unchanged. ``tfst.load(...,
+    encoder_precision=...)`` builds such a model directly.
 
     Example:
         >>> fast = with_precision(tfst.load("sentence-transformers/all-MiniLM-L6-v2"), "bfloat16")
@@ -41,4 +43,13 @@ def with_precision(model, precision: str):
     converted.build()
     for target, source in zip(converted.weights, encoder.weights, strict=True):
         target.assign(keras.ops.cast(source, target.dtype))
-    return SentenceTransformer(model.tokenizer, converted, model.pipeline_modules, name=model.name)
+    return SentenceTransformer(
+        model.tokenizer,
+        converted,
+        model.pipeline_modules,
+        prompts=model.prompts,
+        default_prompt_name=model.default_prompt_name,
+        similarity_fn_name=model.similarity_fn_name,
+        truncate_dim=model.truncate_dim,
+        name=model.name,
+    )
