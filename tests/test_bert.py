@@ -11,6 +11,7 @@ from tfst.checkpoint import load_checkpoint_tensors
 from tfst.config import read_encoder_config
 from tfst.models import build_encoder
 from tfst.models.bert import CHECKPOINT_PREFIXES, SKIPPED_TENSORS, BertEncoder
+from tfst.models.transformer_block import attention_bias
 from tfst.weights import WeightMismatchError, assign_checkpoint_tensors
 
 HIDDEN_ACTS = ["gelu", "gelu_new", "gelu_pytorch_tanh", "relu"]
@@ -64,6 +65,25 @@ def test_hidden_states_match_transformers(tiny_bert_folder):
             "token_type_ids": tf.constant(token_type_ids, tf.int32),
         }
     ).numpy()
+    real = attention_mask.astype(bool)
+    assert np.abs(actual[real] - expected[real]).max() <= 1e-5
+
+
+def test_a_block_alone_matches_a_transformers_bert_layer(gelu_folder):
+    """TransformerBlock is usable on its own: ``[batch, seq, hidden]`` and a mask bias."""
+    import torch
+    from transformers import BertModel
+
+    layer = BertModel.from_pretrained(gelu_folder).eval().encoder.layer[1]
+    block = _load_encoder(gelu_folder).blocks[1]
+    rng = np.random.default_rng(1)
+    hidden_states = rng.standard_normal((2, 6, 32)).astype(np.float32)
+    attention_mask = np.array([[1] * 6, [1] * 4 + [0] * 2])
+    bias = attention_bias(tf.constant(attention_mask), tf.float32)
+    with torch.no_grad():
+        expected = layer(torch.tensor(hidden_states), attention_mask=torch.tensor(bias.numpy()))
+    expected = (expected[0] if isinstance(expected, tuple) else expected).numpy()
+    actual = block(tf.constant(hidden_states), bias).numpy()
     real = attention_mask.astype(bool)
     assert np.abs(actual[real] - expected[real]).max() <= 1e-5
 

@@ -15,6 +15,7 @@ while embeddings, residual sums, LayerNorm and softmax stay float32 (see ``tfst.
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import keras
 import tensorflow as tf
@@ -40,6 +41,41 @@ def attention_bias(attention_mask: tf.Tensor, dtype: tf.DType) -> tf.Tensor:
     """``[batch, seq]`` 0/1 mask → ``[batch, 1, 1, seq]`` additive bias hiding padded keys."""
     mask = tf.cast(attention_mask[:, tf.newaxis, tf.newaxis, :], dtype)
     return (1.0 - mask) * dtype.min
+
+
+class TokenLayout(NamedTuple):
+    """Where the real tokens of a padded ``[batch, seq]`` batch sit, for moving them between
+    the flat ``[tokens, hidden]`` rows the projections use and the ``[batch, heads, seq,
+    head_size]`` layout attention uses, with one gather each way (no scatter, no transpose).
+
+    ``positions``: ``[tokens, 1]`` index of each real token in the flattened ``batch * seq``.
+    ``to_heads``: ``[batch, heads, seq]`` row of ``[tokens * heads, head_size]`` to read; padded
+        places read token 0's row, which is finite and masked out as a key, and whose query
+        result is never read back.
+    ``from_heads``: ``[tokens, heads]`` row of ``[batch * heads * seq, head_size]`` to read.
+    """
+
+    positions: tf.Tensor
+    to_heads: tf.Tensor
+    from_heads: tf.Tensor
+
+
+def token_layout(attention_mask: tf.Tensor, num_heads: int) -> TokenLayout:
+    """The :class:`TokenLayout` of a ``[batch, seq]`` 0/1 attention mask."""
+    batch, length = tf.shape(attention_mask)[0], tf.shape(attention_mask)[1]
+    flat_mask = tf.reshape(attention_mask, [-1]) != 0
+    positions = tf.where(flat_mask)
+    padded_places = tf.cast(positions[:, 0], tf.int32)
+    # Token row of each padded place (0 for padding, which attention masks).
+    token_rows = tf.scatter_nd(
+        positions, tf.range(tf.shape(positions)[0], dtype=tf.int32), [batch * length]
+    )
+    heads = tf.range(num_heads, dtype=tf.int32)
+    to_heads = token_rows[:, tf.newaxis] * num_heads + heads  # [batch * seq, heads]
+    to_heads = tf.transpose(tf.reshape(to_heads, [batch, length, num_heads]), [0, 2, 1])
+    sample, place = padded_places // length, padded_places % length
+    from_heads = ((sample * num_heads)[:, tf.newaxis] + heads) * length + place[:, tf.newaxis]
+    return TokenLayout(positions, to_heads, from_heads)
 
 
 @keras.saving.register_keras_serializable(package="tfst")
@@ -121,41 +157,38 @@ class TransformerBlock(keras.layers.Layer):
         return tokens * scale + (layer.beta - mean * scale)
 
     def call(self, hidden_states, bias):
-        batch, length = tf.shape(hidden_states)[0], tf.shape(hidden_states)[1]
+        """``hidden_states`` ``[batch, seq, hidden]`` and ``bias`` ``[batch, 1, 1, seq]`` (from
+        :func:`attention_bias`) → ``[batch, seq, hidden]``; every place counts as a token."""
+        shape = tf.shape(hidden_states)
+        mask = tf.ones(shape[:2], tf.int32)
         tokens = tf.reshape(hidden_states, [-1, self.hidden_size])
-        tokens = self.forward_tokens(tokens, bias, batch, length)
-        return tf.reshape(tokens, tf.shape(hidden_states))
+        tokens = self.forward_tokens(tokens, bias, token_layout(mask, self.num_heads))
+        return tf.reshape(tokens, shape)
 
-    def forward_tokens(self, tokens, bias, batch, length, positions=None) -> tf.Tensor:
-        """The block on flattened tokens ``[rows, hidden]``; returns the same rows.
+    def forward_tokens(self, tokens, bias, layout: TokenLayout) -> tf.Tensor:
+        """The block on the real tokens only, as rows ``[tokens, hidden]``; returns the same rows.
 
-        ``positions`` (``[rows, 1]`` int64) places each row in the padded ``batch * length``
-        layout, so callers can pass only the real tokens: projections, LayerNorm and
-        feed-forward then skip the padding, and only attention sees the padded layout.
-        ``None`` means the rows are the whole padded layout.
+        Projections, LayerNorm and feed-forward skip the padding; only attention sees the padded
+        ``[batch, heads, seq, head_size]`` layout, reached through ``layout``.
         """
         query = self._project(tokens, self.query) * (1.0 / math.sqrt(self.head_size))
-        query = self._split_heads(query, batch, length, positions)
-        key = self._split_heads(self._project(tokens, self.key), batch, length, positions)
-        value = self._split_heads(self._project(tokens, self.value), batch, length, positions)
+        query = self._split_heads(query, layout)
+        key = self._split_heads(self._project(tokens, self.key), layout)
+        value = self._split_heads(self._project(tokens, self.value), layout)
         scores = tf.cast(tf.matmul(query, key, transpose_b=True), tf.float32)
         probabilities = tf.cast(tf.nn.softmax(scores + bias, axis=-1), value.dtype)
-        context = tf.transpose(tf.matmul(probabilities, value), [0, 2, 1, 3])
+        context = tf.matmul(probabilities, value)
+        context = tf.gather(tf.reshape(context, [-1, self.head_size]), layout.from_heads)
         context = tf.reshape(context, [-1, self.hidden_size])
-        if positions is not None:
-            context = tf.gather_nd(context, positions)
         attended = tf.cast(self._project(context, self.attention_output), tf.float32)
         tokens = self._layer_norm(tokens + attended, self.attention_norm)
         intermediate = self._project(tokens, self.intermediate, self._activation)
         feed_forward = tf.cast(self._project(intermediate, self.output_dense), tf.float32)
         return self._layer_norm(tokens + feed_forward, self.output_norm)
 
-    def _split_heads(self, tokens, batch, length, positions) -> tf.Tensor:
-        """Rows -> ``[batch, heads, length, head_size]``, padded rows zero (their keys are masked)."""
-        if positions is not None:
-            tokens = tf.scatter_nd(positions, tokens, [batch * length, self.hidden_size])
-        tokens = tf.reshape(tokens, [batch, length, self.num_heads, self.head_size])
-        return tf.transpose(tokens, [0, 2, 1, 3])
+    def _split_heads(self, tokens, layout: TokenLayout) -> tf.Tensor:
+        """Rows ``[tokens, hidden]`` -> ``[batch, heads, seq, head_size]``."""
+        return tf.gather(tf.reshape(tokens, [-1, self.head_size]), layout.to_heads)
 
     def compute_output_shape(self, input_shape, bias_shape=None):
         return input_shape
@@ -272,11 +305,11 @@ class TransformerEncoder(keras.layers.Layer):
         batch, length = tf.shape(hidden_states)[0], tf.shape(hidden_states)[1]
         # Only real tokens go through the blocks: with per-batch padding, a third to a half of a
         # batch of mixed-length texts is padding, which no output depends on.
-        positions = tf.where(tf.reshape(attention_mask, [-1]) != 0)
-        tokens = tf.gather_nd(tf.reshape(hidden_states, [-1, self.hidden_size]), positions)
+        layout = token_layout(attention_mask, self.num_heads)
+        tokens = tf.gather_nd(tf.reshape(hidden_states, [-1, self.hidden_size]), layout.positions)
         for block in self.blocks:
-            tokens = block.forward_tokens(tokens, bias, batch, length, positions)
-        hidden_states = tf.scatter_nd(positions, tokens, [batch * length, self.hidden_size])
+            tokens = block.forward_tokens(tokens, bias, layout)
+        hidden_states = tf.scatter_nd(layout.positions, tokens, [batch * length, self.hidden_size])
         return tf.reshape(hidden_states, [batch, length, self.hidden_size])
 
     def compute_output_shape(self, input_shape):
