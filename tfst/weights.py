@@ -84,7 +84,7 @@ def assign_checkpoint_tensors(
         if name not in by_name:
             continue
         original_name, tensor = by_name[name]
-        value = target.transform(np.asarray(tensor))
+        value = target.transform(np.asarray(tensor))  # a view: transforms reshape, not copy
         expected = tuple(target.variable.shape)
         if tuple(value.shape) != expected:
             problems.append(
@@ -95,4 +95,5 @@ def assign_checkpoint_tensors(
     if problems:
         raise WeightMismatchError(f"{source}: " + "; ".join(problems))
     for variable, value in prepared:
-        variable.assign(value.astype(variable.dtype))
+        # At most one copy here (a transposed kernel); TensorFlow takes its own on assignment.
+        variable.assign(np.ascontiguousarray(value).astype(variable.dtype, copy=False))
