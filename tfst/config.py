@@ -154,15 +154,45 @@ class ModelConfig:
         return next(m for m in self.modules if isinstance(m, TransformerModuleConfig))
 
 
-def read_json(path: Path) -> dict[str, Any]:
-    """Read a JSON file; a missing or malformed file raises an error that names it."""
+def _load_json(path: Path, expected: type) -> Any:
     if not path.is_file():
         raise FileNotFoundError(f"{path} not found")
     try:
         with open(path, encoding="utf-8") as file:
-            return json.load(file)
+            value = json.load(file)
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise ConfigError(f"{path} is not valid JSON: {error}") from error
+    if not isinstance(value, expected):
+        raise ConfigError(
+            f"{path}: expected a JSON {'object' if expected is dict else 'array'}, "
+            f"got {type(value).__name__}"
+        )
+    return value
+
+
+def read_json(path: Path) -> dict[str, Any]:
+    """Read a JSON object; a missing, malformed or non-object file raises an error naming it."""
+    return _load_json(path, dict)
+
+
+def read_modules_json(path: Path) -> list[dict[str, Any]]:
+    """The entries of ``modules.json``, sorted by ``idx``; each must have a string ``type``."""
+    entries = _load_json(path, list)
+    for position, entry in enumerate(entries):
+        if not isinstance(entry, dict) or not isinstance(entry.get("type"), str):
+            raise ConfigError(f"{path}: entry {position} must be an object with a string type")
+        if not isinstance(entry.get("path", ""), str):
+            raise ConfigError(f"{path}: entry {position} has a path that is not a string")
+    return sorted(entries, key=lambda entry: entry.get("idx", 0))
+
+
+def _integer(path: Path, key: str, value: Any, minimum: int = 1) -> int:
+    """A whole number from JSON (``128`` or ``128.0``) that is at least ``minimum``."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ConfigError(f"{path}: {key} must be an integer >= {minimum}, got {value!r}")
+    return value
 
 
 def _read_optional_json(path: Path) -> dict[str, Any]:
@@ -200,6 +230,18 @@ def read_encoder_config(folder: Path) -> EncoderConfig:
             raise ConfigError(f"{path}: missing {key}")
         else:
             values[field_name] = default
+    for field_name, (key, _) in names.items():
+        if field_name not in ("hidden_act", "layer_norm_eps"):
+            minimum = 0 if field_name == "type_vocab_size" else 1
+            values[field_name] = _integer(path, key, values[field_name], minimum)
+    epsilon = values["layer_norm_eps"]
+    if isinstance(epsilon, bool) or not isinstance(epsilon, (int, float)) or not epsilon > 0:
+        raise ConfigError(f"{path}: layer_norm_eps must be a positive number, got {epsilon!r}")
+    if values["hidden_size"] % values["num_heads"]:
+        raise ConfigError(
+            f"{path}: hidden size {values['hidden_size']} is not a multiple of the "
+            f"{values['num_heads']} attention heads"
+        )
     if values["hidden_act"] not in HIDDEN_ACTIVATIONS:
         raise ConfigError(
             f"{path}: activation {values['hidden_act']!r} is not supported; "
@@ -236,18 +278,28 @@ def read_tokenizer_config(folder: Path) -> TokenizerConfig:
     special_map = _read_optional_json(folder / "special_tokens_map.json")
 
     def token(name: str, default: str) -> str:
-        return (
+        value = (
             _token_content(tokenizer_config.get(name))
             or _token_content(special_map.get(name))
             or default
         )
+        if not isinstance(value, str):
+            raise ConfigError(f"{folder}: {name} must be a string, got {value!r}")
+        return value
 
     cls_token, sep_token = token("cls_token", "[CLS]"), token("sep_token", "[SEP]")
     pad_token, unk_token = token("pad_token", "[PAD]"), token("unk_token", "[UNK]")
     special_tokens = [pad_token, unk_token, cls_token, sep_token, token("mask_token", "[MASK]")]
     tokenizer_json_path = folder / "tokenizer.json"
     if tokenizer_json_path.is_file():
-        added = read_json(tokenizer_json_path).get("added_tokens", [])
+        added = read_json(tokenizer_json_path).get("added_tokens") or []
+        if not isinstance(added, list) or not all(
+            isinstance(entry, dict) and isinstance(entry.get("content"), str) for entry in added
+        ):
+            raise ConfigError(
+                f"{tokenizer_json_path}: added_tokens must be a list of objects with a string "
+                "content"
+            )
         special_tokens = [entry["content"] for entry in added] or special_tokens
 
     return TokenizerConfig(
@@ -260,7 +312,11 @@ def read_tokenizer_config(folder: Path) -> TokenizerConfig:
         sep_token=sep_token,
         pad_token=pad_token,
         unk_token=unk_token,
-        model_max_length=int(tokenizer_config.get("model_max_length", _UNBOUNDED_LENGTH)),
+        model_max_length=_integer(
+            folder / "tokenizer_config.json",
+            "model_max_length",
+            tokenizer_config.get("model_max_length", _UNBOUNDED_LENGTH),
+        ),
     )
 
 
@@ -290,11 +346,19 @@ def read_transformer_module(folder: Path) -> TransformerModuleConfig:
     max_seq_length = module_config.get("max_seq_length")
     if max_seq_length is None:
         max_seq_length = min(tokenizer.model_max_length, encoder.max_position_embeddings)
+    # [CLS] and [SEP] take two positions; beyond the position embeddings a long text would
+    # fail deep inside the encoder (sentence-transformers fails there too).
+    max_seq_length = _integer(module_config_path, "max_seq_length", max_seq_length, minimum=2)
+    if max_seq_length > encoder.max_position_embeddings:
+        raise ConfigError(
+            f"{module_config_path}: max_seq_length {max_seq_length} exceeds the "
+            f"{encoder.max_position_embeddings} max_position_embeddings of {folder / 'config.json'}"
+        )
     return TransformerModuleConfig(
         folder=folder,
         encoder=encoder,
         tokenizer=tokenizer,
-        max_seq_length=int(max_seq_length),
+        max_seq_length=max_seq_length,
     )
 
 
@@ -307,7 +371,12 @@ def read_pooling_module(folder: Path) -> PoolingModuleConfig:
         raise ConfigError(f"{path}: missing embedding_dimension / word_embedding_dimension")
     if "pooling_mode" in raw:
         mode = raw["pooling_mode"]
-        modes = (mode,) if isinstance(mode, str) else tuple(mode)
+        modes = (mode,) if isinstance(mode, str) else tuple(mode) if isinstance(mode, list) else ()
+        if not modes or not all(isinstance(mode, str) for mode in modes):
+            raise ConfigError(
+                f"{path}: pooling_mode must be a mode name or a non-empty list of them, "
+                f"got {raw['pooling_mode']!r}"
+            )
     else:
         modes = tuple(mode for key, mode in _LEGACY_POOLING_KEYS.items() if raw.get(key, False))
         modes = modes or ("mean",)
@@ -318,7 +387,7 @@ def read_pooling_module(folder: Path) -> PoolingModuleConfig:
                 f"supported are {', '.join(POOLING_MODES)}"
             )
     return PoolingModuleConfig(
-        embedding_dimension=int(dimension),
+        embedding_dimension=_integer(path, "embedding_dimension", dimension),
         modes=modes,
         include_prompt=bool(raw.get("include_prompt", True)),
     )
@@ -335,22 +404,24 @@ def read_dense_module(folder: Path) -> DenseModuleConfig:
             "supported is 'sentence_embedding'"
         )
     activation_path = raw.get("activation_function") or "torch.nn.modules.linear.Identity"
-    activation = DENSE_ACTIVATIONS.get(activation_path.rsplit(".", 1)[-1])
-    if activation is None or not activation_path.startswith("torch.nn"):
+    activation = isinstance(activation_path, str) and DENSE_ACTIVATIONS.get(
+        activation_path.rsplit(".", 1)[-1]
+    )
+    if not activation or not activation_path.startswith("torch.nn"):
         raise ConfigError(
             f"{path}: activation_function {activation_path!r} is not supported; supported are "
             + ", ".join(f"torch.nn.{name}" for name in DENSE_ACTIVATIONS)
         )
-    try:
-        return DenseModuleConfig(
-            folder=folder,
-            in_features=int(raw["in_features"]),
-            out_features=int(raw["out_features"]),
-            bias=bool(raw.get("bias", True)),
-            activation=activation,
-        )
-    except KeyError as error:
-        raise ConfigError(f"{path}: missing {error.args[0]}") from error
+    for key in ("in_features", "out_features"):
+        if key not in raw:
+            raise ConfigError(f"{path}: missing {key}")
+    return DenseModuleConfig(
+        folder=folder,
+        in_features=_integer(path, "in_features", raw["in_features"]),
+        out_features=_integer(path, "out_features", raw["out_features"]),
+        bias=bool(raw.get("bias", True)),
+        activation=activation,
+    )
 
 
 def read_model_config(folder: Path) -> ModelConfig:
@@ -358,41 +429,75 @@ def read_model_config(folder: Path) -> ModelConfig:
     folder = Path(folder)
     modules_path = folder / "modules.json"
     if modules_path.is_file():
-        with open(modules_path, encoding="utf-8") as file:
-            try:
-                entries = json.load(file)
-            except json.JSONDecodeError as error:
-                raise ConfigError(f"{modules_path} is not valid JSON: {error}") from error
-        modules = []
-        for entry in sorted(entries, key=lambda item: item.get("idx", 0)):
-            kind = module_kind(entry.get("type", ""))
+        modules, config_files = [], []
+        for entry in read_modules_json(modules_path):
+            kind = module_kind(entry["type"])
             module_folder = folder / entry.get("path", "")
             if kind != "Normalize" and not module_folder.is_dir():
                 raise FileNotFoundError(
                     f"{module_folder} not found (module {entry.get('name')!r} of {modules_path})"
                 )
             modules.append(_read_module(kind, module_folder))
+            config_files.append(module_folder / "config.json")
     else:
         transformer = read_transformer_module(folder)
         pooling = PoolingModuleConfig(
             embedding_dimension=transformer.encoder.hidden_size, modes=("mean",)
         )
         modules = [transformer, pooling]
+        config_files = [folder / "config.json", modules_path]
 
     if sum(isinstance(m, TransformerModuleConfig) for m in modules) != 1 or not isinstance(
         modules[0], TransformerModuleConfig
     ):
         raise ConfigError(f"{modules_path}: the first and only Transformer module must come first")
 
-    st_config = _read_optional_json(folder / "config_sentence_transformers.json")
-    return ModelConfig(
-        folder=folder,
-        modules=tuple(modules),
-        prompts=dict(st_config.get("prompts") or {}),
-        default_prompt_name=st_config.get("default_prompt_name"),
-        similarity_fn_name=st_config.get("similarity_fn_name"),
-        truncate_dim=st_config.get("truncate_dim"),
-    )
+    _check_dimensions(modules, config_files)
+    return ModelConfig(folder=folder, modules=tuple(modules), **_read_model_settings(folder))
+
+
+def _check_dimensions(modules: list[ModuleConfig], config_files: list[Path]) -> None:
+    """Each module must take the width the one before it gives, or layers fail on first use."""
+    width = modules[0].encoder.hidden_size
+    for module, path in zip(modules[1:], config_files[1:], strict=True):
+        if isinstance(module, PoolingModuleConfig):
+            if module.embedding_dimension != width:
+                raise ConfigError(
+                    f"{path}: embedding_dimension is {module.embedding_dimension}, expected "
+                    f"the encoder's hidden size {width}"
+                )
+            width *= len(module.modes)
+        elif isinstance(module, DenseModuleConfig):
+            if module.in_features != width:
+                raise ConfigError(
+                    f"{path}: in_features is {module.in_features}, expected {width} "
+                    "(the width of the module before it)"
+                )
+            width = module.out_features
+
+
+def _read_model_settings(folder: Path) -> dict[str, Any]:
+    """Prompts and defaults from ``config_sentence_transformers.json``, type-checked."""
+    path = folder / "config_sentence_transformers.json"
+    raw = _read_optional_json(path)
+    prompts = raw.get("prompts") or {}
+    if not isinstance(prompts, dict) or not all(
+        isinstance(name, str) and isinstance(text, (str, type(None)))
+        for name, text in prompts.items()
+    ):
+        raise ConfigError(f"{path}: prompts must map prompt names to texts, got {prompts!r:.200}")
+    for key in ("default_prompt_name", "similarity_fn_name"):
+        if not isinstance(raw.get(key), (str, type(None))):
+            raise ConfigError(f"{path}: {key} must be a string, got {raw[key]!r}")
+    truncate_dim = raw.get("truncate_dim")
+    if truncate_dim is not None:
+        truncate_dim = _integer(path, "truncate_dim", truncate_dim)
+    return {
+        "prompts": dict(prompts),
+        "default_prompt_name": raw.get("default_prompt_name"),
+        "similarity_fn_name": raw.get("similarity_fn_name"),
+        "truncate_dim": truncate_dim,
+    }
 
 
 def _read_module(kind: str, folder: Path) -> ModuleConfig:

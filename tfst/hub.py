@@ -19,7 +19,7 @@ from huggingface_hub.errors import (
     RevisionNotFoundError,
 )
 
-from tfst.config import read_json
+from tfst.config import read_json, read_modules_json
 
 _CONFIG_FILES = [
     "modules.json",
@@ -109,8 +109,8 @@ def _folders_with_weights(snapshot: Path) -> list[str]:
     if not modules_file.is_file():
         return [""]
     folders = []
-    for entry in read_json(modules_file):
-        kind = entry.get("type", "").rsplit(".", 1)[-1]
+    for entry in read_modules_json(modules_file):
+        kind = entry["type"].rsplit(".", 1)[-1]
         if kind in ("Transformer", "Dense"):
             folders.append(entry.get("path", ""))
     return folders
@@ -130,12 +130,13 @@ def _download_weights(repo_id: str, subfolder: str, download_options: dict) -> N
                 hf_hub_download(repo_id, shard, subfolder=subfolder or None, **download_options)
         return
     location = f"{repo_id}/{subfolder}" if subfolder else repo_id
-    where = (
-        "in the Hugging Face cache (downloads are off)"
-        if download_options["local_files_only"]
-        else "on the Hugging Face Hub"
-    )
-    raise ModelNotFoundError(f"no weights file ({', '.join(_WEIGHT_FILES)}) for {location} {where}")
+    missing = f"no weights file ({', '.join(_WEIGHT_FILES)}) for {location}"
+    if download_options["local_files_only"]:
+        raise ModelNotFoundError(
+            f"{missing} in the Hugging Face cache at {download_options['cache_dir']} (only its "
+            f"configuration is there), and {_offline_advice(repo_id)}"
+        )
+    raise ModelNotFoundError(f"{missing} on the Hugging Face Hub")
 
 
 def _explain_missing(repo_id: str, error: Exception, local_files_only: bool, cache_dir: str) -> str:
@@ -149,9 +150,14 @@ def _explain_missing(repo_id: str, error: Exception, local_files_only: bool, cac
     if local_files_only:
         return (
             f"{repo_id!r} is not a local folder and is not (completely) in the Hugging Face "
-            f"cache at {cache_dir}, and downloads are off (HF_HUB_OFFLINE=1 or "
-            "local_files_only=True). Download it once with network access "
-            f"(`hf download {repo_id}`), point HF_HUB_CACHE/cache_dir at a cache that has it, "
-            f"or pass the model's local folder. ({error})"
+            f"cache at {cache_dir}, and {_offline_advice(repo_id)} ({error})"
         )
     return f"{repo_id!r} could not be downloaded: {error}"
+
+
+def _offline_advice(repo_id: str) -> str:
+    return (
+        "downloads are off (HF_HUB_OFFLINE=1 or local_files_only=True). Download it once with "
+        f"network access (`hf download {repo_id}`), point HF_HUB_CACHE/cache_dir at a cache "
+        "that has it, or pass the model's local folder."
+    )

@@ -223,7 +223,11 @@ class SentenceTransformer(keras.Model):
             self.truncate_dim = previous
 
     def tokenize(self, texts: Sequence[str]) -> dict[str, tf.Tensor]:
-        """Token ids and masks as the model's tokenizer makes them, padded to the longest text."""
+        """Token ids and masks as the model's tokenizer makes them, padded to the longest text.
+
+        ``texts`` is a batch, accepted and refused as in ``encode``; a bare str is refused
+        (sentence-transformers would tokenize each of its characters as a text).
+        """
         return self.tokenizer(tf.constant(_as_string_list(texts), dtype=tf.string))
 
     def encode(
@@ -244,6 +248,15 @@ class SentenceTransformer(keras.Model):
 
         A single string gives a 1-D array; a list gives ``[len(sentences), dim]`` float32.
         Sentences are sorted by length so each batch pads little, and returned in input order.
+
+        ``sentences`` is a str, or a list, tuple, generator, 1-D NumPy array or 1-D ``tf.string``
+        tensor of them; an empty one gives ``[0, dim]`` (sentence-transformers gives shape
+        ``(0,)``). Items may also be ``bytes``, decoded as UTF-8 because that is what
+        ``tf.string`` tensors hold; sentence-transformers refuses bytes, and tfst refuses
+        invalid UTF-8 (``ValueError``) rather than guess (the exported SavedModel, which cannot
+        refuse one item of a batch, reads invalid bytes as U+FFFD, like
+        ``bytes.decode("utf-8", "replace")``). None, numbers, nested lists (text pairs), dicts
+        and sets are refused with a ``TypeError``; every refusal names the item's position.
 
         Args:
             prompt_name: key of ``self.prompts`` whose text is prepended to every sentence.
@@ -273,7 +286,9 @@ class SentenceTransformer(keras.Model):
             raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
         prompt = self._resolve_prompt(prompt, prompt_name)
         truncate_dim = self.truncate_dim if truncate_dim is None else truncate_dim
-        single = isinstance(sentences, str)
+        if isinstance(sentences, tf.Tensor):
+            sentences = sentences.numpy()
+        single = isinstance(sentences, (str, bytes))
         texts = _as_string_list([sentences] if single else sentences)
         if show_progress_bar is None:
             show_progress_bar = logger.getEffectiveLevel() in (logging.INFO, logging.DEBUG)
@@ -415,15 +430,46 @@ class SentenceTransformer(keras.Model):
 
 
 def _as_string_list(sentences) -> list[str]:
-    """Accept any iterable of str; refuse anything else naming the offending position and type."""
-    if isinstance(sentences, (bytes, dict)) or not hasattr(sentences, "__iter__"):
+    """A batch of texts as a list of str, or a TypeError/ValueError naming the bad item.
+
+    Any iterable of str works (1-D arrays and tensors included); bytes items are decoded as
+    UTF-8. Refused here rather than deep inside TensorFlow: non-text items, invalid UTF-8, and
+    lone surrogates (which TensorFlow cannot turn into UTF-8).
+    """
+    if isinstance(sentences, tf.Tensor):
+        sentences = sentences.numpy()
+    if isinstance(sentences, np.ndarray) and sentences.ndim != 1:
+        raise TypeError(f"sentences must be a 1-D array, got shape {sentences.shape}")
+    if isinstance(sentences, (str, bytes)):
         raise TypeError(
-            f"sentences must be a str or an iterable of str, got {type(sentences).__name__}"
+            f"expected a batch of texts, got one {type(sentences).__name__}; wrap it in a list"
         )
-    texts = list(sentences)
-    for position, text in enumerate(texts):
-        if not isinstance(text, str):
+    if isinstance(sentences, (dict, set, frozenset)) or not hasattr(sentences, "__iter__"):
+        raise TypeError(
+            "sentences must be a str, or a list, tuple, generator or 1-D array of str, "
+            f"got {type(sentences).__name__}"
+        )
+    texts = []
+    for position, text in enumerate(sentences):
+        if isinstance(text, bytes):
+            try:
+                text = text.decode("utf-8")
+            except UnicodeDecodeError as error:
+                raise ValueError(
+                    f"sentences[{position}] is not valid UTF-8 ({error.reason} at byte "
+                    f"{error.start}); decode it yourself, e.g. with errors='replace'"
+                ) from None
+        elif not isinstance(text, str):
             raise TypeError(
                 f"sentences[{position}] is a {type(text).__name__}, expected str: {text!r:.80}"
             )
+        elif not text.isascii():
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError as error:
+                raise ValueError(
+                    f"sentences[{position}] has no UTF-8 form ({error.reason} at character "
+                    f"{error.start})"
+                ) from None
+        texts.append(text)
     return texts

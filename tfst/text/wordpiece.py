@@ -70,8 +70,11 @@ PLACEHOLDER = ord("?")
 
 def read_vocabulary(path: str | os.PathLike) -> list[str]:
     """Tokens of a vocab.txt, one per line, as transformers' `load_vocab` reads them."""
-    with open(path, encoding="utf-8") as file:
-        return [line.rstrip("\n") for line in file]
+    try:
+        with open(path, encoding="utf-8") as file:
+            return [line.rstrip("\n") for line in file]
+    except UnicodeDecodeError as error:
+        raise ValueError(f"{path} is not a UTF-8 vocabulary file: {error}") from None
 
 
 def _check_vocabulary(tokens: Sequence[str]) -> None:
@@ -148,7 +151,10 @@ class WordPieceTokenizer(keras.layers.Layer):
         if ops not in WORDPIECE_OPS:
             raise ValueError(f"ops must be one of {WORDPIECE_OPS}, got {ops!r}")
         self.ops = ops
+        # Where errors about missing tokens point the user.
+        self._vocabulary_source = "the vocabulary"
         if isinstance(vocabulary, (str, os.PathLike)):
+            self._vocabulary_source = os.fspath(vocabulary)
             vocabulary = read_vocabulary(vocabulary)
         self._vocabulary = list(vocabulary)
         _check_vocabulary(self._vocabulary)
@@ -193,7 +199,10 @@ class WordPieceTokenizer(keras.layers.Layer):
 
     def _require_in_vocabulary(self, token: str, role: str) -> None:
         if token not in self._token_ids:
-            raise ValueError(f"{role} {token!r} is not in the vocabulary")
+            raise ValueError(
+                f"{role} {token!r} is not in {self._vocabulary_source}; the tokenizer needs "
+                "every token its configuration names (cls, sep, pad, unk and special tokens)"
+            )
 
     def _make_constants(self) -> dict[str, tf.Tensor]:
         tables = self._tables
@@ -289,9 +298,16 @@ class WordPieceTokenizer(keras.layers.Layer):
         return self._tokenize(strings)
 
     def _tokenize(self, strings: tf.Tensor) -> dict[str, tf.Tensor]:
+        # A restored SavedModel signature checks its input's dtype but not its shape: without
+        # this runtime check a scalar or a matrix would be read as one flattened batch.
+        strings = tf.ensure_shape(strings, [None])
         code_points = self._decode(strings)
         normalized, properties = self._normalize(code_points)
         words = self._pre_tokenize(normalized, properties)
+        # Every word gives at least one piece, so only the first max_length - 2 words can reach
+        # the output: dropping the rest here keeps WordPiece's time and memory bounded on very
+        # long texts (a million CJK characters are a million words).
+        words = _first_words(words, tf.cast(self._max_length - 2, tf.int64))
         pieces = self._word_pieces(words)
         outputs = self._frame(pieces)
         for output in outputs.values():
@@ -517,6 +533,14 @@ def _canonical_order_without_marks(
     properties = tf.gather(properties, order)
     keep = ~_has(properties, PROPERTY_MARK)
     return _keep_where(normalized.with_flat_values(values), keep), tf.boolean_mask(properties, keep)
+
+
+def _first_words(words: tf.RaggedTensor, limit: tf.Tensor) -> tf.RaggedTensor:
+    """The first ``limit`` words of each row of a [batch, (words), (characters)] tensor."""
+    kept = tf.minimum(words.row_lengths(), limit)
+    starts = words.row_starts()
+    indices = tf.ragged.range(starts, starts + kept).flat_values
+    return tf.RaggedTensor.from_row_lengths(tf.gather(words.values, indices), kept, validate=False)
 
 
 def _keep_where(ragged: tf.RaggedTensor, keep: tf.Tensor) -> tf.RaggedTensor:
