@@ -90,6 +90,12 @@ def test_setting_max_seq_length_truncates_like_sentence_transformers(minilm_fold
     np.testing.assert_allclose(model.encode(texts), reference.encode(texts), atol=1e-5, rtol=0)
 
 
+def test_max_seq_length_beyond_the_position_embeddings_is_refused(minilm):
+    with pytest.raises(ValueError, match="more than the encoder's 512 position embeddings"):
+        minilm.max_seq_length = 513
+    assert minilm.max_seq_length == 256
+
+
 def test_non_string_items_are_refused_with_their_position(minilm):
     with pytest.raises(TypeError, match=r"sentences\[1\] is a int"):
         minilm.encode(["fine", 3])

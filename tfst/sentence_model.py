@@ -175,6 +175,12 @@ class SentenceTransformer(keras.Model):
 
     @max_seq_length.setter
     def max_seq_length(self, value: int) -> None:
+        # Refused here rather than by a failed embedding lookup on the first long text.
+        limit = self.encoder.max_position_embeddings
+        if value > limit:
+            raise ValueError(
+                f"max_seq_length {value} is more than the encoder's {limit} position embeddings"
+            )
         self.tokenizer.max_length = value
 
     def _output_dimension(self) -> int:
@@ -391,8 +397,9 @@ class SentenceTransformer(keras.Model):
 
         Replaces ``keras.Model.export``: the artifact keeps the tokenizer in the graph and adds a
         signature for pre-tokenized ids. See ``tfst.export`` for the signatures.
-        ``tokenizer_ops="core"`` builds the graph from core TensorFlow ops only (same ids), for
-        runtimes without tensorflow-text's custom ops; ``None`` keeps the tokenizer's own.
+        ``tokenizer_ops`` overrides the tokenizer's ops for the export (same ids): ``"core"``,
+        the default tokenizer's, needs no custom op to serve; ``"tensorflow_text"`` needs
+        tensorflow-text where it is served; ``None`` keeps the tokenizer's own.
         """
         from tfst.export import export_saved_model
 
