@@ -9,11 +9,11 @@ Before anything is timed, every contender's embeddings are compared with PyTorch
 
 Contenders: ``pytorch`` (sentence-transformers ``encode``), ``tfst`` (``tfst.load(...).encode``:
 an eagerly called ``tf.function``), ``tfst-savedmodel`` (the ``model.export`` artifact, strings
-in, called from a process that imports only TensorFlow and tensorflow-text) and
-``tfst-bfloat16`` (``precision="bfloat16"``, opt-in). Serving without tensorflow-text:
-``tfst-savedmodel-core`` (``model.export(..., tokenizer_ops="core")``, called from a process
-where tensorflow_text cannot be imported) and ``tfst-tflite`` (``model.export_tflite``: the
-core tokenizer SavedModel per batch, then ``model.tflite``, whose batch is one, per text).
+in, core ops only, called from a process that imports only TensorFlow and where tensorflow_text
+cannot be imported), ``tfst-bfloat16`` (``encoder_precision="bfloat16"``, opt-in),
+``tfst-savedmodel-tftext`` (``model.export(..., tokenizer_ops="tensorflow_text")``, served with
+tensorflow-text imported) and ``tfst-tflite`` (``model.export_tflite``: the core tokenizer
+SavedModel per batch, then ``model.tflite``, whose batch is one, per text).
 Threads: every worker sets OMP/MKL/TF thread variables to ``--threads`` before importing its
 framework, then ``torch.set_num_threads(n)`` / ``set_num_interop_threads(1)`` or TensorFlow's
 intra-op ``n`` / inter-op ``1``.
@@ -45,14 +45,16 @@ CONTENDERS = (
     "tfst",
     "tfst-savedmodel",
     "tfst-bfloat16",
-    "tfst-savedmodel-core",
+    "tfst-savedmodel-tftext",
     "tfst-tflite",
 )
-FLOAT32_CONTENDERS = ("tfst", "tfst-savedmodel", "tfst-savedmodel-core", "tfst-tflite")
+FLOAT32_CONTENDERS = ("tfst", "tfst-savedmodel", "tfst-savedmodel-tftext", "tfst-tflite")
 # The call on the loaded model that exports a contender's artifact to sys.argv[2].
 EXPORT_CALLS = {
     "tfst-savedmodel": "export(sys.argv[2], overwrite=True)",
-    "tfst-savedmodel-core": "export(sys.argv[2], overwrite=True, tokenizer_ops='core')",
+    "tfst-savedmodel-tftext": (
+        "export(sys.argv[2], overwrite=True, tokenizer_ops='tensorflow_text')"
+    ),
     "tfst-tflite": "export_tflite(sys.argv[2], overwrite=True)",
 }
 FLOAT32_TOLERANCE = 1e-5
@@ -314,13 +316,22 @@ class TfstWorker(TensorFlowWorker):
         return lambda: run(features).numpy(), flops
 
 
+class _BlockTensorflowText:
+    """Import hook: ``import tensorflow_text`` fails, so none of its ops can be registered."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] == "tensorflow_text":
+            raise ImportError(f"{name} is blocked in this worker")
+        return None
+
+
 class SavedModelWorker(TensorFlowWorker):
-    """The exported SavedModel, called with length-sorted batches as ``encode`` makes them."""
+    """The default (core-ops) export, served where tensorflow_text cannot be imported, called
+    with length-sorted batches as ``encode`` makes them."""
 
     def __init__(self, path: str, device: str, threads: int):
+        sys.meta_path.insert(0, _BlockTensorflowText())
         super().__init__(device, threads)
-        import tensorflow_text  # noqa: F401  (registers the tokenizer ops)
-
         self.path = path
 
     def load(self) -> None:
@@ -344,21 +355,13 @@ class SavedModelWorker(TensorFlowWorker):
         return self._embed([text])[0]
 
 
-class _BlockTensorflowText:
-    """Import hook: ``import tensorflow_text`` fails, so none of its ops can be registered."""
-
-    def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] == "tensorflow_text":
-            raise ImportError(f"{name} is blocked in this worker")
-        return None
-
-
-class CoreSavedModelWorker(SavedModelWorker):
-    """The ``tokenizer_ops="core"`` export, served where tensorflow_text cannot be imported."""
+class TensorflowTextSavedModelWorker(SavedModelWorker):
+    """The ``tokenizer_ops="tensorflow_text"`` export, served with tensorflow-text imported."""
 
     def __init__(self, path: str, device: str, threads: int):
-        sys.meta_path.insert(0, _BlockTensorflowText())
-        TensorFlowWorker.__init__(self, device, threads)  # without SavedModelWorker's import
+        TensorFlowWorker.__init__(self, device, threads)  # without SavedModelWorker's hook
+        import tensorflow_text  # noqa: F401  (registers the tokenizer ops)
+
         self.path = path
 
 
@@ -409,8 +412,8 @@ def _make_worker(options: argparse.Namespace):
         return TfstWorker(options.model, options.device, options.threads, precision="bfloat16")
     if options.worker == "tfst-savedmodel":
         return SavedModelWorker(options.saved_model, options.device, options.threads)
-    if options.worker == "tfst-savedmodel-core":
-        return CoreSavedModelWorker(options.saved_model, options.device, options.threads)
+    if options.worker == "tfst-savedmodel-tftext":
+        return TensorflowTextSavedModelWorker(options.saved_model, options.device, options.threads)
     if options.worker == "tfst-tflite":
         return TFLiteWorker(options.saved_model, options.device, options.threads)
     raise ValueError(f"unknown contender {options.worker!r}")

@@ -242,3 +242,25 @@ def test_other_commands_still_refuse_unknown_options(capsys):
         main(["info", "model", "--runner=DirectRunner"])
     assert exit_info.value.code == 2
     assert "unrecognized arguments: --runner=DirectRunner" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("tokenizer_ops", ["core", "tensorflow_text"])
+def test_workers_import_tensorflow_text_only_for_an_export_that_needs_it(
+    minilm, tokenizer_ops, tmp_path
+):
+    export = minilm.export(tmp_path / "export", tokenizer_ops=tokenizer_ops)
+    script = (
+        "import sys, json\n"
+        "from tfst.beam import _SavedModelEncoder\n"
+        f"embeddings = _SavedModelEncoder({str(export)!r})(['A sentence', 'Another one'])\n"
+        "print(json.dumps({'tensorflow_text': 'tensorflow_text' in sys.modules,"
+        " 'embeddings': embeddings.tolist()}))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["tensorflow_text"] == (tokenizer_ops == "tensorflow_text")
+    expected = minilm.encode(["A sentence", "Another one"])
+    assert np.abs(np.array(report["embeddings"]) - expected).max() <= 1e-5

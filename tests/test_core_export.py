@@ -1,4 +1,4 @@
-"""`model.export(path, tokenizer_ops="core")`: a SavedModel of core TensorFlow ops only.
+"""`model.export(path)`, by default a SavedModel of core TensorFlow ops only.
 
 The proof runs in a fresh process where importing tensorflow_text fails (a meta-path hook), so
 none of its ops can be registered: there, every op of every function in the SavedModel must be
@@ -69,14 +69,14 @@ print(json.dumps(report))
 
 @pytest.fixture(scope="session")
 def core_export(minilm, tmp_path_factory):
-    return minilm.export(tmp_path_factory.mktemp("core_export") / "minilm", tokenizer_ops="core")
+    return minilm.export(tmp_path_factory.mktemp("core_export") / "minilm")
 
 
 @pytest.fixture(scope="session")
 def tensorflow_text_tokenizer_export(minilm_folder, tmp_path_factory):
     """A tokenizer-only SavedModel with the tensorflow-text WordPiece: the op check's control."""
     module = tf.Module()
-    module.tokenizer = WordPieceTokenizer(str(minilm_folder / "vocab.txt"))
+    module.tokenizer = WordPieceTokenizer(str(minilm_folder / "vocab.txt"), ops="tensorflow_text")
     module.tokenize = tf.function(
         lambda strings: module.tokenizer(strings),
         input_signature=[tf.TensorSpec([None], tf.string)],
@@ -134,8 +134,10 @@ def test_only_one_vocabulary_asset(core_export):
     assert [path.name for path in (Path(core_export) / "assets").iterdir()] == ["vocabulary.txt"]
 
 
-def test_model_keeps_its_own_tokenizer_ops(minilm, core_export):
-    assert minilm.tokenizer.ops == "tensorflow_text"
+def test_core_is_the_default_and_an_export_override_leaves_the_model_alone(minilm, tmp_path):
+    assert minilm.tokenizer.ops == "core"
+    minilm.export(tmp_path / "export", tokenizer_ops="tensorflow_text")
+    assert minilm.tokenizer.ops == "core"
 
 
 def test_unknown_tokenizer_ops_are_rejected(minilm, tmp_path):

@@ -39,8 +39,8 @@ def core_layer():
 
 
 @pytest.fixture(scope="session")
-def default_layer():
-    return WordPieceTokenizer(str(UNCASED_FOLDER / "vocab.txt"))
+def tensorflow_text_layer():
+    return WordPieceTokenizer(str(UNCASED_FOLDER / "vocab.txt"), ops="tensorflow_text")
 
 
 @pytest.fixture(scope="session")
@@ -96,10 +96,12 @@ def test_random_text_matches_hf_cased_strip_accents(cased_strip_accents_pair, te
     assert_same_as_hf(layer, hf, texts, max_length=24)
 
 
-def test_same_ids_as_the_tensorflow_text_layer(core_layer, default_layer):
+def test_same_ids_as_the_tensorflow_text_layer(core_layer, tensorflow_text_layer):
     texts = ALL_HARD_STRINGS + EVERYDAY
-    core_layer.max_length = default_layer.max_length = 512
-    np.testing.assert_array_equal(core_layer(texts)["input_ids"], default_layer(texts)["input_ids"])
+    core_layer.max_length = tensorflow_text_layer.max_length = 512
+    np.testing.assert_array_equal(
+        core_layer(texts)["input_ids"], tensorflow_text_layer(texts)["input_ids"]
+    )
 
 
 def test_greedy_split_takes_longest_prefix_then_longest_suffixes(core_layer, hf_uncased):

@@ -27,7 +27,10 @@ def _folder_size(path: Path) -> int:
 
 @pytest.fixture(scope="session")
 def minilm_export(minilm, tmp_path_factory):
-    return minilm.export(tmp_path_factory.mktemp("export") / "minilm")
+    """The tensorflow-text flavour; tests/test_core_export.py covers the default core one."""
+    return minilm.export(
+        tmp_path_factory.mktemp("export") / "minilm", tokenizer_ops="tensorflow_text"
+    )
 
 
 def _run_in_fresh_process(export_dir: Path, texts: list[str], output: Path) -> None:

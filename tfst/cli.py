@@ -227,8 +227,9 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument(
         "--tokenizer-ops",
         choices=("tensorflow_text", "core"),
-        help="'core' writes only core TensorFlow ops (TF Serving, TF Java, saved_model_cli "
-        "without tensorflow-text); default: the model's tokenizer, tensorflow_text",
+        help="tokenizer ops in the graph: 'core' (the default) needs only TensorFlow to serve "
+        "(TF Serving, TF Java, saved_model_cli); 'tensorflow_text' (same ids) needs "
+        "tensorflow-text where it is served",
     )
 
     encode = add(

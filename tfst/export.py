@@ -2,9 +2,10 @@
 TensorFlow Lite model with its tokenizer beside it.
 
 The tokenizer, encoder, pooling, dense and normalize layers all live in the SavedModel's graph,
-so serving needs only TensorFlow (plus tensorflow-text unless ``tokenizer_ops="core"``): nothing
-to keep aligned on the client side. With ``tokenizer_ops="core"`` every op in the graph is a core
-TensorFlow op, so TF Serving, TF Java and other runtimes without custom ops load it as it is.
+so serving needs only TensorFlow: nothing to keep aligned on the client side. With the default
+core-ops tokenizer every op in the graph is a core TensorFlow op, so TF Serving, TF Java and other
+runtimes without custom ops load it as it is; ``tokenizer_ops="tensorflow_text"`` writes
+tensorflow-text's WordPiece op instead (same ids), which needs tensorflow-text where it is served.
 
 SavedModel signatures:
     ``serving_default``: ``sentences`` (1-D tf.string) → ``{"sentence_embedding": [batch, dim]}``
@@ -115,7 +116,8 @@ def export_saved_model(
 ) -> Path:
     """Write ``model`` as a SavedModel at ``path`` (see the module docstring for signatures).
 
-    ``tokenizer_ops="core"`` makes every op in the graph a core TensorFlow op (same ids).
+    ``tokenizer_ops`` (``"core"`` or ``"tensorflow_text"``, same ids) overrides the model's
+    tokenizer ops for the export; ``None`` keeps them.
     """
     path = prepare_export_folder(path, overwrite)
     module = _ServingModule(with_tokenizer_ops(model, tokenizer_ops))
