@@ -22,7 +22,7 @@ SUPPORTED_MODEL_TYPES = ("bert", "distilbert")
 HIDDEN_ACTIVATIONS = ("gelu", "gelu_new", "gelu_pytorch_tanh", "relu")
 _REQUIRED = object()
 # EncoderConfig field → (config.json key, default) for each family's own naming.
-_ENCODER_CONFIG_KEYS = {
+ENCODER_CONFIG_KEYS = {
     "bert": {
         "vocab_size": ("vocab_size", _REQUIRED),
         "hidden_size": ("hidden_size", _REQUIRED),
@@ -221,7 +221,7 @@ def read_encoder_config(folder: Path) -> EncoderConfig:
             f"supported are {', '.join(SUPPORTED_MODEL_TYPES)}"
         )
 
-    names = _ENCODER_CONFIG_KEYS[model_type]
+    names = ENCODER_CONFIG_KEYS[model_type]
     values = {}
     for field_name, (key, default) in names.items():
         if key in raw:

@@ -25,7 +25,7 @@ import numpy as np
 from safetensors.numpy import save_file
 
 from tfst import __version__
-from tfst.config import DENSE_ACTIVATIONS
+from tfst.config import DENSE_ACTIVATIONS, ENCODER_CONFIG_KEYS
 from tfst.layers import Dense, Normalize, Pooling
 from tfst.models.bert import BertEncoder
 from tfst.models.distilbert import DistilBertEncoder
@@ -59,40 +59,24 @@ def checkpoint_tensors(targets: dict[str, WeightTarget]) -> dict[str, np.ndarray
 
 
 def encoder_config(encoder, pad_token_id: int) -> dict[str, Any]:
-    """The Hugging Face ``config.json`` of a BERT or DistilBERT encoder layer."""
+    """The Hugging Face ``config.json`` of a BERT or DistilBERT encoder layer, spelled with the
+    same key table ``tfst.config`` reads it with."""
     if isinstance(encoder, BertEncoder):
-        return {
-            "architectures": ["BertModel"],
-            "model_type": "bert",
-            "vocab_size": encoder.vocab_size,
-            "hidden_size": encoder.hidden_size,
-            "num_hidden_layers": encoder.num_layers,
-            "num_attention_heads": encoder.num_heads,
-            "intermediate_size": encoder.intermediate_size,
-            "hidden_act": encoder.hidden_act,
-            "layer_norm_eps": encoder.layer_norm_eps,
-            "max_position_embeddings": encoder.max_position_embeddings,
-            "type_vocab_size": encoder.type_vocab_size,
-            "position_embedding_type": "absolute",
-            "pad_token_id": pad_token_id,
-        }
-    if isinstance(encoder, DistilBertEncoder):
-        return {
-            "architectures": ["DistilBertModel"],
-            "model_type": "distilbert",
-            "vocab_size": encoder.vocab_size,
-            "dim": encoder.hidden_size,
-            "n_layers": encoder.num_layers,
-            "n_heads": encoder.num_heads,
-            "hidden_dim": encoder.intermediate_size,
-            "activation": encoder.hidden_act,
-            "max_position_embeddings": encoder.max_position_embeddings,
-            "pad_token_id": pad_token_id,
-        }
-    raise TypeError(
-        f"cannot save an encoder of type {type(encoder).__name__}; "
-        "supported are BertEncoder and DistilBertEncoder"
-    )
+        config = {"architectures": ["BertModel"], "model_type": "bert"}
+    elif isinstance(encoder, DistilBertEncoder):
+        config = {"architectures": ["DistilBertModel"], "model_type": "distilbert"}
+    else:
+        raise TypeError(
+            f"cannot save an encoder of type {type(encoder).__name__}; "
+            "supported are BertEncoder and DistilBertEncoder"
+        )
+    for field_name, (key, _) in ENCODER_CONFIG_KEYS[config["model_type"]].items():
+        if key is not None:  # a setting the family's config.json does not spell out
+            config[key] = getattr(encoder, field_name)
+    if config["model_type"] == "bert":
+        config["position_embedding_type"] = "absolute"
+    config["pad_token_id"] = pad_token_id
+    return config
 
 
 def tokenizer_files(tokenizer, model_max_length: int) -> dict[str, Any]:
