@@ -9,9 +9,9 @@ from model_builders import save_tiny_bert
 
 from tfst.checkpoint import load_checkpoint_tensors
 from tfst.config import read_encoder_config
-from tfst.models import build_encoder
+from tfst.models import build_encoder, transformer_block
 from tfst.models.bert import CHECKPOINT_PREFIXES, SKIPPED_TENSORS, BertEncoder
-from tfst.models.transformer_block import attention_bias
+from tfst.models.transformer_block import attention, attention_bias
 from tfst.weights import WeightMismatchError, assign_checkpoint_tensors
 
 HIDDEN_ACTS = ["gelu", "gelu_new", "gelu_pytorch_tanh", "relu"]
@@ -59,6 +59,56 @@ def test_hidden_states_match_transformers(tiny_bert_folder):
         ).last_hidden_state.numpy()
     encoder = _load_encoder(tiny_bert_folder)
     actual = encoder(
+        {
+            "input_ids": tf.constant(input_ids, tf.int32),
+            "attention_mask": tf.constant(attention_mask, tf.int32),
+            "token_type_ids": tf.constant(token_type_ids, tf.int32),
+        }
+    ).numpy()
+    real = attention_mask.astype(bool)
+    assert np.abs(actual[real] - expected[real]).max() <= 1e-5
+
+
+def test_attention_over_chunks_of_texts_equals_attention_over_the_whole_batch(monkeypatch):
+    rng = np.random.default_rng(0)
+    query, key, value = (tf.constant(rng.normal(size=(5, 2, 7, 4)), tf.float32) for _ in range(3))
+    mask = np.ones((5, 7), np.int32)
+    mask[1, 4:] = 0
+    mask[4, 2:] = 0
+    bias = attention_bias(tf.constant(mask), tf.float32)
+    whole = attention(query, key, value, bias).numpy()
+
+    chunk_sizes = []
+    attend = transformer_block._attend
+
+    def counting_attend(query, key, value, bias):
+        chunk_sizes.append(int(query.shape[0]))
+        return attend(query, key, value, bias)
+
+    # Two texts' scores (2 heads x 7 x 7 each) fit; the batch of 5 runs as 2 + 2 + 1, eagerly.
+    monkeypatch.setattr(transformer_block, "ATTENTION_CHUNK_ELEMENTS", 2 * 2 * 7 * 7 + 1)
+    monkeypatch.setattr(transformer_block, "_attend", counting_attend)
+    chunked = attention(query, key, value, bias).numpy()
+    assert chunk_sizes == [2, 2, 1]
+    assert np.abs(chunked - whole).max() <= 1e-6
+
+
+def test_hidden_states_match_transformers_when_attention_runs_in_chunks(gelu_folder, monkeypatch):
+    import torch
+    from transformers import BertModel
+
+    reference = BertModel.from_pretrained(gelu_folder).eval()
+    input_ids, attention_mask, token_type_ids = _batch(seed=4, batch=5, length=12)
+    with torch.no_grad():
+        expected = reference(
+            input_ids=torch.tensor(input_ids),
+            attention_mask=torch.tensor(attention_mask),
+            token_type_ids=torch.tensor(token_type_ids),
+        ).last_hidden_state.numpy()
+    monkeypatch.setattr(transformer_block, "ATTENTION_CHUNK_ELEMENTS", 1)  # one text per chunk
+    encoder = _load_encoder(gelu_folder)
+    run = tf.function(encoder)  # as encode runs it: tf.cond and tf.while_loop in a graph
+    actual = run(
         {
             "input_ids": tf.constant(input_ids, tf.int32),
             "attention_mask": tf.constant(attention_mask, tf.int32),

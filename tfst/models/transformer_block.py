@@ -25,6 +25,12 @@ from tfst.weights import WeightTarget, as_is, linear_kernel
 
 ACTIVATIONS = ("gelu", "gelu_new", "gelu_pytorch_tanh", "relu")
 
+# Attention scores held at once, in elements (16 MB in float32). A batch whose whole
+# ``[batch, heads, seq, seq]`` score matrix would be larger runs attention over consecutive
+# chunks of texts: 32 texts of 256 tokens would otherwise hold two 100 MB matrices (scores and
+# probabilities) per layer, where PyTorch's fused attention never materializes them.
+ATTENTION_CHUNK_ELEMENTS = 4 * 1024 * 1024
+
 
 def activation_function(name: str):
     """Hugging Face ``hidden_act`` names → functions with the same numerics."""
@@ -41,6 +47,52 @@ def attention_bias(attention_mask: tf.Tensor, dtype: tf.DType) -> tf.Tensor:
     """``[batch, seq]`` 0/1 mask → ``[batch, 1, 1, seq]`` additive bias hiding padded keys."""
     mask = tf.cast(attention_mask[:, tf.newaxis, tf.newaxis, :], dtype)
     return (1.0 - mask) * dtype.min
+
+
+def attention(query, key, value, bias) -> tf.Tensor:
+    """Softmax attention on ``[batch, heads, seq, head_size]`` (queries already scaled) with an
+    additive ``[batch, 1, 1, seq]`` bias; returns the context, shaped like ``value``.
+
+    Texts attend independently, so a batch whose scores exceed ``ATTENTION_CHUNK_ELEMENTS`` is
+    computed a chunk of texts at a time, one chunk after another, with the same result.
+    """
+    if query.shape[0] == 1:  # a static single text (the TFLite graph) has nothing to split
+        return _attend(query, key, value, bias)
+    shape = tf.shape(query, out_type=tf.int64)
+    batch, scores_per_text = shape[0], shape[1] * shape[2] * shape[2]
+    texts_per_chunk = tf.maximum(ATTENTION_CHUNK_ELEMENTS // scores_per_text, 1)
+    return tf.cond(
+        texts_per_chunk >= batch,
+        lambda: _attend(query, key, value, bias),
+        lambda: _attend_in_chunks(query, key, value, bias, texts_per_chunk),
+    )
+
+
+def _attend(query, key, value, bias) -> tf.Tensor:
+    scores = tf.cast(tf.matmul(query, key, transpose_b=True), tf.float32)
+    probabilities = tf.cast(tf.nn.softmax(scores + bias, axis=-1), value.dtype)
+    return tf.matmul(probabilities, value)
+
+
+def _attend_in_chunks(query, key, value, bias, texts_per_chunk) -> tf.Tensor:
+    batch = tf.shape(query, out_type=tf.int64)[0]
+    chunks = (batch + texts_per_chunk - 1) // texts_per_chunk
+    contexts = tf.TensorArray(value.dtype, size=tf.cast(chunks, tf.int32), infer_shape=False)
+
+    def attend_chunk(index, contexts):
+        start = tf.cast(index, tf.int64) * texts_per_chunk
+        end = tf.minimum(start + texts_per_chunk, batch)
+        context = _attend(query[start:end], key[start:end], value[start:end], bias[start:end])
+        return index + 1, contexts.write(index, context)
+
+    # One chunk at a time: parallel iterations would hold several chunks' scores again.
+    _, contexts = tf.while_loop(
+        lambda index, _: index < tf.cast(chunks, tf.int32),
+        attend_chunk,
+        (tf.constant(0), contexts),
+        parallel_iterations=1,
+    )
+    return tf.ensure_shape(contexts.concat(), value.shape)
 
 
 class TokenLayout(NamedTuple):
@@ -175,9 +227,7 @@ class TransformerBlock(keras.layers.Layer):
         query = self._split_heads(query, layout)
         key = self._split_heads(self._project(tokens, self.key), layout)
         value = self._split_heads(self._project(tokens, self.value), layout)
-        scores = tf.cast(tf.matmul(query, key, transpose_b=True), tf.float32)
-        probabilities = tf.cast(tf.nn.softmax(scores + bias, axis=-1), value.dtype)
-        context = tf.matmul(probabilities, value)
+        context = attention(query, key, value, bias)
         context = tf.gather(tf.reshape(context, [-1, self.head_size]), layout.from_heads)
         context = tf.reshape(context, [-1, self.hidden_size])
         attended = tf.cast(self._project(context, self.attention_output), tf.float32)
