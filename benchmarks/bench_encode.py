@@ -165,6 +165,24 @@ def _interleaved_gflops(worker, rounds: int = 5) -> dict[str, float]:
     return {name: steps[name][1] / float(np.median(seconds[name])) / 1e9 for name in steps}
 
 
+def _interleaved_milliseconds(steps: dict, rounds: int = 30) -> dict[str, float]:
+    """Median milliseconds of each step, timed alternately so noise is shared."""
+    seconds: dict[str, list[float]] = {name: [] for name in steps}
+    for step in steps.values():
+        for _ in range(5):
+            step()
+    for _ in range(rounds):
+        for name, step in steps.items():
+            start = time.perf_counter()
+            step()
+            seconds[name].append(time.perf_counter() - start)
+    return {name: float(np.median(values)) * 1e3 for name, values in seconds.items()}
+
+
+def _median_tokens(token_counts: list[int]) -> int:
+    return int(np.median(token_counts))
+
+
 def encoder_flops(batch: int, tokens: int, layers: int, hidden: int, intermediate: int) -> float:
     """Multiply-adds x 2 of the encoder: q/k/v/out and feed-forward projections, plus attention."""
     projections = 4 * hidden * hidden + 2 * hidden * intermediate
@@ -232,6 +250,26 @@ class TorchWorker:
         )
         return step, flops
 
+    def projection_floor(self, texts: list[str]) -> dict:
+        """Milliseconds of the encoder's projections alone (q, k, v, attention output, the two
+        feed-forward matmuls, every layer, with bias) on one text of the median token count of
+        ``texts``: what single-sentence latency cannot go below in this framework."""
+        torch = self.torch
+        counts = self.model.tokenize(texts)["attention_mask"].sum(dim=1)  # ids come padded
+        tokens = _median_tokens(counts.tolist())
+        layers = self.model[0].auto_model.encoder
+        linears = [module for module in layers.modules() if isinstance(module, torch.nn.Linear)]
+        hidden = torch.randn(tokens, linears[0].in_features, device=self.device)
+
+        def step():
+            with torch.inference_mode():
+                rows = hidden
+                for linear in linears:  # q, k, v, out, intermediate, output: each feeds the next
+                    rows = linear(rows)
+                rows.sum().item()
+
+        return {"tokens": tokens, **_interleaved_milliseconds({"pytorch": step})}
+
     def matmul_step(self, dtype: str):
         """One MATMUL_SIZE³ matmul in ``dtype``, and its FLOPs."""
         torch = self.torch
@@ -278,6 +316,7 @@ class TfstWorker(TensorFlowWorker):
         super().__init__(device, threads)
         import tfst
 
+        self.threads = threads
         self.loader = lambda: tfst.load(model, encoder_precision=precision)
 
     def load(self) -> None:
@@ -314,6 +353,57 @@ class TfstWorker(TensorFlowWorker):
             batch, tokens, encoder.num_layers, encoder.hidden_size, encoder.intermediate_size
         )
         return lambda: run(features).numpy(), flops
+
+    def projection_floor(self, texts: list[str]) -> dict:
+        """The same projections as ``TorchWorker.projection_floor``, as tfst's encoder runs them
+        (``MatMul + BiasAdd`` in a ``tf.function``, oneDNN) and, for comparison, in the TFLite
+        interpreter (XNNPack), alternately."""
+        tf = self.tf
+        token_counts = self.model.tokenizer(tf.constant(texts))["attention_mask"]
+        tokens = _median_tokens(tf.reduce_sum(token_counts, axis=1).numpy().tolist())
+        projections = [
+            (layer.kernel, layer.bias)
+            for block in self.model.encoder.blocks
+            for layer in (
+                block.query,
+                block.key,
+                block.value,
+                block.attention_output,
+                block.intermediate,
+                block.output_dense,
+            )
+        ]
+
+        def chain(rows, weights):
+            for kernel, bias in weights:
+                rows = tf.nn.bias_add(tf.matmul(rows, kernel), bias)
+            return rows
+
+        spec = tf.TensorSpec([tokens, self.model.encoder.hidden_size], tf.float32)
+        hidden = tf.random.normal(spec.shape)
+        graph = tf.function(lambda rows: tf.reduce_sum(chain(rows, projections)))
+        constants = [(tf.constant(k.numpy()), tf.constant(b.numpy())) for k, b in projections]
+        function = tf.function(lambda rows: chain(rows, constants), input_signature=[spec])
+        converter = tf.lite.TFLiteConverter.from_concrete_functions(
+            [function.get_concrete_function()]
+        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # tf.lite.Interpreter's deprecation notice
+            interpreter = tf.lite.Interpreter(
+                model_content=converter.convert(), num_threads=self.threads
+            )
+        interpreter.allocate_tensors()
+        source = interpreter.get_input_details()[0]["index"]
+        result = interpreter.get_output_details()[0]["index"]
+        rows = hidden.numpy()
+
+        def tflite_step():
+            interpreter.set_tensor(source, rows)
+            interpreter.invoke()
+            interpreter.get_tensor(result).sum()
+
+        steps = {"tensorflow": lambda: graph(hidden).numpy(), "tflite": tflite_step}
+        return {"tokens": tokens, **_interleaved_milliseconds(steps)}
 
 
 class _BlockTensorflowText:
@@ -473,6 +563,8 @@ def _serve(options: argparse.Namespace) -> None:
             start = time.perf_counter()
             worker.tokenize(batch, request["batch_size"])
             reply(seconds=time.perf_counter() - start)
+        elif command == "projection_floor":
+            reply(**worker.projection_floor(texts[request["name"]]))
         elif command == "flops":
             reply(**_interleaved_gflops(worker))
         elif command == "rss":
@@ -692,7 +784,7 @@ def run(options: argparse.Namespace) -> dict:
                 for name in order:
                     latency[name] += workers[name].ask(command="latency", name="latency")["seconds"]
 
-            _progress(options, "tokenization, encoder FLOP/s and matmul peaks")
+            _progress(options, "tokenization, encoder FLOP/s, matmul peaks, projection floor")
             tokenization = {}
             flops = {}
             for name in ("pytorch", "tfst"):
@@ -707,6 +799,11 @@ def run(options: argparse.Namespace) -> dict:
             for name in ("pytorch", "tfst", "tfst-bfloat16"):
                 if name in workers:
                     flops[name] = workers[name].ask(command="flops")
+            projection_floor = {
+                name: workers[name].ask(command="projection_floor", name="latency")
+                for name in ("pytorch", "tfst")
+                if name in workers
+            }
             peak_rss = {name: w.ask(command="rss")["peak_rss_mb"] for name, w in workers.items()}
         finally:
             for worker in workers.values():
@@ -750,6 +847,7 @@ def run(options: argparse.Namespace) -> dict:
         "peak_rss_mb": peak_rss,
         "tokenization_sentences_per_s": tokenization,
         "gflops": flops,
+        "projection_floor_ms": projection_floor,
         "machine_load": others,
     }
 
@@ -868,6 +966,20 @@ def markdown(results: dict) -> str:
                 f"{values['matmul_float32']:.0f}, bfloat16 {values['matmul_bfloat16']:.0f} "
                 f"(encoder at {share:.0%} of this framework's {dtype} matmul)"
             )
+    floor = results.get("projection_floor_ms")
+    if floor and "pytorch" in floor and "tfst" in floor:
+        tokens = floor["tfst"]["tokens"]
+        budget = 0.7 * latency[baseline]["p50"]
+        lines += [
+            "",
+            f"Projection matmuls alone (q, k, v, attention output, feed-forward; every layer, "
+            f"with bias) on one text of {tokens} tokens, the latency texts' median, median ms "
+            f"(0.7 × PyTorch's p50 latency is {budget:.2f} ms):",
+            "",
+            f"- PyTorch (`nn.Linear`): {floor['pytorch']['pytorch']:.2f}",
+            f"- TensorFlow, as tfst's encoder runs them (oneDNN): {floor['tfst']['tensorflow']:.2f}",
+            f"- TFLite interpreter (XNNPack): {floor['tfst']['tflite']:.2f}",
+        ]
     return "\n".join(lines)
 
 
