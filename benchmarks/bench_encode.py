@@ -784,6 +784,9 @@ def run(options: argparse.Namespace) -> dict:
                 for name in order:
                     latency[name] += workers[name].ask(command="latency", name="latency")["seconds"]
 
+            # Peak memory of the encode workloads, before the diagnostics below build extra
+            # graphs (a TFLite conversion, 1024³ matmuls) in the same workers.
+            peak_rss = {name: w.ask(command="rss")["peak_rss_mb"] for name, w in workers.items()}
             _progress(options, "tokenization, encoder FLOP/s, matmul peaks, projection floor")
             tokenization = {}
             flops = {}
@@ -804,7 +807,6 @@ def run(options: argparse.Namespace) -> dict:
                 for name in ("pytorch", "tfst")
                 if name in workers
             }
-            peak_rss = {name: w.ask(command="rss")["peak_rss_mb"] for name, w in workers.items()}
         finally:
             for worker in workers.values():
                 worker.close()
