@@ -59,7 +59,8 @@ def attention(query, key, value, bias) -> tf.Tensor:
     if query.shape[0] == 1:  # a static single text (the TFLite graph) has nothing to split
         return _attend(query, key, value, bias)
     shape = tf.shape(query, out_type=tf.int64)
-    batch, scores_per_text = shape[0], shape[1] * shape[2] * shape[2]
+    # At least 1: an empty batch (length 0) reaches here in a SavedModel.
+    batch, scores_per_text = shape[0], tf.maximum(shape[1] * shape[2] * shape[2], 1)
     texts_per_chunk = tf.maximum(ATTENTION_CHUNK_ELEMENTS // scores_per_text, 1)
     return tf.cond(
         texts_per_chunk >= batch,
