@@ -45,28 +45,36 @@ def _batch(seed=0, batch=3, length=12):
     return input_ids, attention_mask, token_type_ids
 
 
-def test_hidden_states_match_transformers(tiny_bert_folder):
+def _largest_difference_from_transformers(folder, run_encoder, batch) -> float:
+    """Max abs difference, over real tokens, between ``run_encoder(features)`` and
+    transformers' BertModel from ``folder`` on the ``_batch`` arrays ``batch``."""
     import torch
     from transformers import BertModel
 
-    reference = BertModel.from_pretrained(tiny_bert_folder).eval()
-    input_ids, attention_mask, token_type_ids = _batch()
+    input_ids, attention_mask, token_type_ids = batch
     with torch.no_grad():
-        expected = reference(
-            input_ids=torch.tensor(input_ids),
-            attention_mask=torch.tensor(attention_mask),
-            token_type_ids=torch.tensor(token_type_ids),
-        ).last_hidden_state.numpy()
-    encoder = _load_encoder(tiny_bert_folder)
-    actual = encoder(
-        {
-            "input_ids": tf.constant(input_ids, tf.int32),
-            "attention_mask": tf.constant(attention_mask, tf.int32),
-            "token_type_ids": tf.constant(token_type_ids, tf.int32),
-        }
-    ).numpy()
+        expected = (
+            BertModel.from_pretrained(folder)
+            .eval()(
+                input_ids=torch.tensor(input_ids),
+                attention_mask=torch.tensor(attention_mask),
+                token_type_ids=torch.tensor(token_type_ids),
+            )
+            .last_hidden_state.numpy()
+        )
+    features = {
+        "input_ids": tf.constant(input_ids, tf.int32),
+        "attention_mask": tf.constant(attention_mask, tf.int32),
+        "token_type_ids": tf.constant(token_type_ids, tf.int32),
+    }
+    actual = run_encoder(features).numpy()
     real = attention_mask.astype(bool)
-    assert np.abs(actual[real] - expected[real]).max() <= 1e-5
+    return float(np.abs(actual[real] - expected[real]).max())
+
+
+def test_hidden_states_match_transformers(tiny_bert_folder):
+    encoder = _load_encoder(tiny_bert_folder)
+    assert _largest_difference_from_transformers(tiny_bert_folder, encoder, _batch()) <= 1e-5
 
 
 def test_attention_over_chunks_of_texts_equals_attention_over_the_whole_batch(monkeypatch):
@@ -94,29 +102,11 @@ def test_attention_over_chunks_of_texts_equals_attention_over_the_whole_batch(mo
 
 
 def test_hidden_states_match_transformers_when_attention_runs_in_chunks(gelu_folder, monkeypatch):
-    import torch
-    from transformers import BertModel
-
-    reference = BertModel.from_pretrained(gelu_folder).eval()
-    input_ids, attention_mask, token_type_ids = _batch(seed=4, batch=5, length=12)
-    with torch.no_grad():
-        expected = reference(
-            input_ids=torch.tensor(input_ids),
-            attention_mask=torch.tensor(attention_mask),
-            token_type_ids=torch.tensor(token_type_ids),
-        ).last_hidden_state.numpy()
     monkeypatch.setattr(transformer_block, "ATTENTION_CHUNK_ELEMENTS", 1)  # one text per chunk
     encoder = _load_encoder(gelu_folder)
     run = tf.function(encoder)  # as encode runs it: tf.cond and tf.while_loop in a graph
-    actual = run(
-        {
-            "input_ids": tf.constant(input_ids, tf.int32),
-            "attention_mask": tf.constant(attention_mask, tf.int32),
-            "token_type_ids": tf.constant(token_type_ids, tf.int32),
-        }
-    ).numpy()
-    real = attention_mask.astype(bool)
-    assert np.abs(actual[real] - expected[real]).max() <= 1e-5
+    batch = _batch(seed=4, batch=5, length=12)
+    assert _largest_difference_from_transformers(gelu_folder, run, batch) <= 1e-5
 
 
 def test_a_block_alone_matches_a_transformers_bert_layer(gelu_folder):
