@@ -1,0 +1,121 @@
+"""The text every tokenizer stage passes on: Unicode code points in ragged tensors.
+
+Stages work on whole batches at once, on code points rather than bytes, because every
+Hugging Face `tokenizers` stage is defined per character (Rust ``char``):
+
+- normalizers take and return ``[texts, (code points)]`` int32;
+- pre-tokenizers take and return ``[texts, (words), (code points)]`` int32;
+- models take ``[words, (code points)]`` int32 and return ``[words, (ids)]`` int64.
+
+Added tokens (``[CLS]``, ``<mask>``, ...) are found in the text before the normalizer, as in
+`tokenizers`, and each occurrence is replaced by one *placeholder*: the code point
+``ADDED_TOKEN_BASE + k`` for the k-th added token, past Unicode's last code point, so no text can
+forge one. A placeholder passes every stage unchanged, splits the text around it (the pieces on
+either side are normalized as separate strings, as `tokenizers` normalizes them), and is always a
+word of its own; the tokenizer, not the model, gives it its id.
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+# One past U+10FFFF: code points from here on stand for added tokens.
+ADDED_TOKEN_BASE = 0x110000
+
+
+def is_added_token(code_points: tf.Tensor) -> tf.Tensor:
+    """Which code points are added-token placeholders."""
+    return code_points >= ADDED_TOKEN_BASE
+
+
+def decode_utf8(strings: tf.Tensor) -> tf.RaggedTensor:
+    """``[texts]`` UTF-8 strings → ``[texts, (code points)]`` int32; invalid bytes read as U+FFFD."""
+    return tf.strings.unicode_decode(strings, "UTF-8", errors="replace")
+
+
+def encode_utf8(code_points: tf.RaggedTensor) -> tf.Tensor:
+    """``[rows, (code points)]`` → ``[rows]`` UTF-8 strings; rows must hold no placeholders."""
+    return tf.strings.unicode_encode(code_points, "UTF-8")
+
+
+def is_row_start(ragged: tf.RaggedTensor) -> tf.Tensor:
+    """For each value of a ``[rows, (n)]`` ragged tensor, whether it is the first of its row."""
+    position = tf.range(tf.size(ragged.values, out_type=tf.int64))
+    return tf.equal(position, tf.gather(ragged.row_starts(), ragged.value_rowids()))
+
+
+def is_row_end(ragged: tf.RaggedTensor) -> tf.Tensor:
+    """For each value of a ``[rows, (n)]`` ragged tensor, whether it is the last of its row."""
+    position = tf.range(tf.size(ragged.values, out_type=tf.int64))
+    return tf.equal(position, tf.gather(ragged.row_limits(), ragged.value_rowids()) - 1)
+
+
+def keep_where(ragged: tf.RaggedTensor, keep: tf.Tensor) -> tf.RaggedTensor:
+    """The values of a ``[rows, (n)]`` ragged tensor where ``keep`` (aligned with them) is true."""
+    kept_before = tf.concat([[0], tf.cumsum(tf.cast(keep, tf.int64))], axis=0)
+    return tf.RaggedTensor.from_row_splits(
+        tf.boolean_mask(ragged.values, keep),
+        tf.gather(kept_before, ragged.row_splits),
+        validate=False,
+    )
+
+
+def texts_as_words(texts: tf.RaggedTensor) -> tf.RaggedTensor:
+    """``[texts, (code points)]`` → ``[texts, (words), (code points)]`` before pre-tokenization.
+
+    As `tokenizers` hands the pre-tokenizer the pieces between added tokens: each run of text
+    between placeholders is one word, and each placeholder a word of its own.
+    """
+    code_points = texts.values
+    added = is_added_token(code_points)
+    after_added = tf.concat([[False], added], axis=0)[:-1]
+    starts = added | after_added | is_row_start(texts)
+    return words_from_starts(texts, starts)
+
+
+def words_from_starts(texts: tf.RaggedTensor, starts: tf.Tensor) -> tf.RaggedTensor:
+    """``[texts, (code points)]`` cut into words where ``starts`` (aligned with the code points)
+    is true; the first code point of each text must be a start."""
+    word_starts = tf.where(starts)[:, 0]
+    words = tf.RaggedTensor.from_row_splits(
+        texts.values,
+        tf.concat([word_starts, [tf.size(texts.values, out_type=tf.int64)]], axis=0),
+        validate=False,
+    )
+    text_of_word = tf.gather(texts.value_rowids(), word_starts)
+    return tf.RaggedTensor.from_value_rowids(words, text_of_word, texts.nrows(), validate=False)
+
+
+def split_words(words: tf.RaggedTensor, starts: tf.Tensor, keep: tf.Tensor) -> tf.RaggedTensor:
+    """Cut the words of a ``[texts, (words), (code points)]`` tensor further; drop some code points.
+
+    ``starts`` and ``keep`` are bool, aligned with ``words.flat_values``: a new word begins at each
+    ``starts`` code point (every existing word start stays one), and code points where ``keep`` is
+    false are dropped (a ``Removed`` delimiter; dropping does not cut a run by itself, so mark the
+    code point after a dropped one as a start to cut there). A run is the code points from one
+    start to the next: its kept code points form one word, and runs with nothing kept vanish, as
+    `tokenizers` drops empty splits.
+    Placeholders are always kept as words of their own, whatever the flags say.
+    """
+    code_points = words.flat_values
+    added = is_added_token(code_points)
+    after_added = tf.concat([[False], added], axis=0)[:-1]
+    starts = starts | added | after_added | is_row_start(words.values)
+    keep = keep | added
+    segment = tf.cumsum(tf.cast(starts, tf.int64))
+    kept_segment = tf.boolean_mask(segment, keep)
+    previous_segment = tf.concat([[-1], kept_segment[:-1]], axis=0)
+    new_word_starts = tf.not_equal(kept_segment, previous_segment)
+    text_of_code_point = tf.gather(words.value_rowids(), words.values.value_rowids())
+    kept_texts = tf.RaggedTensor.from_value_rowids(
+        tf.boolean_mask(code_points, keep),
+        tf.boolean_mask(text_of_code_point, keep),
+        words.nrows(),
+        validate=False,
+    )
+    return words_from_starts(kept_texts, new_word_starts)
+
+
+def map_words(words: tf.RaggedTensor, function) -> tf.RaggedTensor:
+    """Apply ``function`` (``[words, (code points)]`` → same) to the words of every text."""
+    return words.with_values(function(words.values))

@@ -1,0 +1,88 @@
+"""Reading the components of a ``tokenizer.json``: typed options and clear refusals.
+
+A ``tokenizer.json`` names each stage by its ``type`` (``{"type": "BertNormalizer", ...}``). Each
+tfst stage class reads its own options with :func:`option`, and the stage modules build
+components through :func:`build_component`, which refuses a type it does not know, naming the
+file, the place in it and the types that are supported. An option tfst does not implement is
+refused the same way: a tokenizer is reproduced exactly or not at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+_MISSING = object()
+
+
+class TokenizerSpecError(ValueError):
+    """A tokenizer file names a component or option tfst does not support, or is malformed."""
+
+
+def describe(source: str, path: str) -> str:
+    """Where a component sits: ``"folder/tokenizer.json, normalizer.normalizers[1]"``."""
+    return f"{source}, {path}" if path else source
+
+
+def option(
+    spec: Mapping[str, Any],
+    key: str,
+    types: type | tuple[type, ...],
+    where: str,
+    default: Any = _MISSING,
+) -> Any:
+    """``spec[key]`` if it has one of ``types`` (bool is never taken for int), else an error.
+
+    Without a ``default`` the key is required; ``None`` in ``types`` is spelled ``type(None)``.
+    """
+    types = types if isinstance(types, tuple) else (types,)
+    if key not in spec:
+        if default is _MISSING:
+            raise TokenizerSpecError(f"{where}: missing {key!r}")
+        return default
+    value = spec[key]
+    if isinstance(value, bool) and bool not in types:
+        raise TokenizerSpecError(f"{where}: {key} must be {_type_names(types)}, got {value!r}")
+    if not isinstance(value, types):
+        raise TokenizerSpecError(f"{where}: {key} must be {_type_names(types)}, got {value!r:.100}")
+    return value
+
+
+def choice(spec: Mapping[str, Any], key: str, allowed: tuple, where: str, default: Any = _MISSING):
+    """``spec[key]`` if it is one of ``allowed``; the error lists them."""
+    if key not in spec and default is not _MISSING:
+        return default
+    value = option(spec, key, (str, bool, type(None), int), where)
+    if value not in allowed:
+        raise TokenizerSpecError(
+            f"{where}: {key} {value!r} is not supported; supported are "
+            + ", ".join(repr(item) for item in allowed)
+        )
+    return value
+
+
+def build_component(kind: str, registry: Mapping[str, Any], spec: Any, where: str):
+    """The component of ``registry`` named by ``spec["type"]``, built by its ``from_json``."""
+    if not isinstance(spec, Mapping):
+        raise TokenizerSpecError(f"{where}: the {kind} must be a JSON object, got {spec!r:.100}")
+    type_name = spec.get("type")
+    component = registry.get(type_name) if isinstance(type_name, str) else None
+    if component is None:
+        raise TokenizerSpecError(
+            f"{where}: {kind} type {type_name!r} is not supported; supported are "
+            + ", ".join(sorted(registry))
+        )
+    return component.from_json(spec, where)
+
+
+def _type_names(types: tuple[type, ...]) -> str:
+    names = {
+        bool: "a boolean",
+        int: "an integer",
+        float: "a number",
+        str: "a string",
+        list: "a list",
+        dict: "an object",
+        type(None): "null",
+    }
+    return " or ".join(names.get(kind, kind.__name__) for kind in types)
