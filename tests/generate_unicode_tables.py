@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 import tokenizers
-from tokenizers import normalizers, pre_tokenizers
+from tokenizers import AddedToken, Tokenizer, models, normalizers, pre_tokenizers
 
 from tfst.text.unicode_tables import (
     CHINESE,
@@ -25,6 +25,7 @@ from tfst.text.unicode_tables import (
     SPLIT_PUNCTUATION,
     SPLIT_WHITESPACE,
     TABLES_PATH,
+    WORD_CHARACTER,
 )
 
 SURROGATES = range(0xD800, 0xE000)
@@ -96,6 +97,20 @@ def _probe_flags(chars: list[str], nfd: dict[int, str]) -> np.ndarray:
     return flags
 
 
+def _probe_word_characters(chars: list[str]) -> np.ndarray:
+    """Which code points are regex ``\\w`` for added tokens: a ``single_word`` added token right
+    after a word character is not matched (`tokenizers`' ``ends_with_word``)."""
+    marker = "\ue000"  # private use, so not a word character itself
+    tokenizer = Tokenizer(models.WordLevel({"[UNK]": 0, marker: 1}, unk_token="[UNK]"))
+    tokenizer.add_tokens([AddedToken(marker, single_word=True, normalized=False)])
+    encodings = tokenizer.encode_batch([ch + marker for ch in chars], add_special_tokens=False)
+    flags = np.zeros(NUM_CODE_POINTS, dtype=np.uint8)
+    for ch, encoding in zip(chars, encodings, strict=True):
+        if ch != marker and 1 not in encoding.ids:
+            flags[ord(ch)] = WORD_CHARACTER
+    return flags
+
+
 def _probe_combining_rank(chars: list[str], nfd: dict[int, str]) -> np.ndarray:
     """Rank of each code point's canonical combining class (0 for starters), as NFD orders them.
 
@@ -155,7 +170,7 @@ def build_tables() -> dict[str, np.ndarray]:
     lower = {ord(ch): out for ch in chars if (out := lowercase.normalize_str(ch)) != ch}
     for out in nfd.values():
         assert all(ord(ch) not in nfd for ch in out), "NFD output is not NFD-stable"
-    flags = _probe_flags(chars, nfd)
+    flags = _probe_flags(chars, nfd) | _probe_word_characters(chars)
     ranks = _probe_combining_rank(chars, nfd)
     _check_context_free(flags, ranks, nfd, lower)
     tables = {"flags": flags, "combining_rank": ranks}

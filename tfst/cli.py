@@ -189,9 +189,10 @@ def layer_description(layer) -> str:
         "DistilBertEncoder": ("num_layers", "hidden_size", "num_heads", "hidden_act"),
         "Pooling": ("modes",),
         "Dense": ("in_features", "out_features", "activation"),
-        "WordPieceTokenizer": ("lowercase",),
     }.get(type(layer).__name__, ())
     shown = ", ".join(f"{key}={config[key]}" for key in details if key in config)
+    if "tokenizer_json" in config:
+        shown = f"model={config['tokenizer_json']['model'].get('type')}"
     return f"{type(layer).__name__}({shown})"
 
 

@@ -11,12 +11,15 @@ Layers never see JSON; they get the plain values collected here.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-# transformers' default when a tokenizer config gives no model_max_length.
-_UNBOUNDED_LENGTH = int(1e30)
+from tfst.text.tokenizer_folder import (
+    TokenizerSettings,
+    read_tokenizer_settings,
+    with_lowercase_first,
+)
 
 SUPPORTED_MODEL_TYPES = ("bert", "distilbert")
 HIDDEN_ACTIVATIONS = ("gelu", "gelu_new", "gelu_pytorch_tanh", "relu")
@@ -89,26 +92,10 @@ class EncoderConfig:
 
 
 @dataclass(frozen=True)
-class TokenizerConfig:
-    """What the WordPiece layer needs, from vocab.txt, tokenizer_config.json and tokenizer.json."""
-
-    vocabulary_file: Path
-    lowercase: bool
-    strip_accents: bool | None
-    tokenize_chinese_chars: bool
-    special_tokens: tuple[str, ...]
-    cls_token: str
-    sep_token: str
-    pad_token: str
-    unk_token: str
-    model_max_length: int
-
-
-@dataclass(frozen=True)
 class TransformerModuleConfig:
     folder: Path
     encoder: EncoderConfig
-    tokenizer: TokenizerConfig
+    tokenizer: TokenizerSettings
     max_seq_length: int
 
 
@@ -256,70 +243,6 @@ def read_encoder_config(folder: Path) -> EncoderConfig:
     return EncoderConfig(model_type=model_type, **values)
 
 
-def _token_content(value: Any) -> str | None:
-    """Special tokens are written either as strings or as AddedToken dicts."""
-    if isinstance(value, dict):
-        return value.get("content")
-    return value
-
-
-def read_tokenizer_config(folder: Path) -> TokenizerConfig:
-    """Collect the WordPiece settings the way transformers 5 (sentence-transformers' backend) does.
-
-    Its BERT tokenizer takes lowercasing, accent stripping and CJK handling from
-    ``tokenizer_config.json`` (defaults: lowercase, strip accents when lowercasing, split CJK) and
-    rebuilds the normalizer from them, ignoring the normalizer written in ``tokenizer.json``; the
-    added tokens it matches in raw text come from ``tokenizer.json`` when present.
-    """
-    vocabulary_file = folder / "vocab.txt"
-    if not vocabulary_file.is_file():
-        raise FileNotFoundError(f"{vocabulary_file} not found (the WordPiece vocabulary)")
-    tokenizer_config = _read_optional_json(folder / "tokenizer_config.json")
-    special_map = _read_optional_json(folder / "special_tokens_map.json")
-
-    def token(name: str, default: str) -> str:
-        value = (
-            _token_content(tokenizer_config.get(name))
-            or _token_content(special_map.get(name))
-            or default
-        )
-        if not isinstance(value, str):
-            raise ConfigError(f"{folder}: {name} must be a string, got {value!r}")
-        return value
-
-    cls_token, sep_token = token("cls_token", "[CLS]"), token("sep_token", "[SEP]")
-    pad_token, unk_token = token("pad_token", "[PAD]"), token("unk_token", "[UNK]")
-    special_tokens = [pad_token, unk_token, cls_token, sep_token, token("mask_token", "[MASK]")]
-    tokenizer_json_path = folder / "tokenizer.json"
-    if tokenizer_json_path.is_file():
-        added = read_json(tokenizer_json_path).get("added_tokens") or []
-        if not isinstance(added, list) or not all(
-            isinstance(entry, dict) and isinstance(entry.get("content"), str) for entry in added
-        ):
-            raise ConfigError(
-                f"{tokenizer_json_path}: added_tokens must be a list of objects with a string "
-                "content"
-            )
-        special_tokens = [entry["content"] for entry in added] or special_tokens
-
-    return TokenizerConfig(
-        vocabulary_file=vocabulary_file,
-        lowercase=bool(tokenizer_config.get("do_lower_case", True)),
-        strip_accents=tokenizer_config.get("strip_accents"),
-        tokenize_chinese_chars=bool(tokenizer_config.get("tokenize_chinese_chars", True)),
-        special_tokens=tuple(dict.fromkeys(special_tokens)),
-        cls_token=cls_token,
-        sep_token=sep_token,
-        pad_token=pad_token,
-        unk_token=unk_token,
-        model_max_length=_integer(
-            folder / "tokenizer_config.json",
-            "model_max_length",
-            tokenizer_config.get("model_max_length", _UNBOUNDED_LENGTH),
-        ),
-    )
-
-
 def read_transformer_module(folder: Path) -> TransformerModuleConfig:
     """A Transformer module: encoder + tokenizer, and the max_seq_length sentence-transformers uses.
 
@@ -327,7 +250,7 @@ def read_transformer_module(folder: Path) -> TransformerModuleConfig:
     tokenizer's model_max_length capped at the encoder's max_position_embeddings.
     """
     encoder = read_encoder_config(folder)
-    tokenizer = read_tokenizer_config(folder)
+    tokenizer = read_tokenizer_settings(folder, encoder.model_type)
     module_config_path = folder / "sentence_bert_config.json"
     module_config = _read_optional_json(module_config_path)
     task = module_config.get("transformer_task", "feature-extraction")
@@ -336,13 +259,13 @@ def read_transformer_module(folder: Path) -> TransformerModuleConfig:
             f"{module_config_path}: transformer_task {task!r} is not supported; "
             "supported is 'feature-extraction'"
         )
-    if module_config.get("do_lower_case") and not tokenizer.lowercase:
-        # sentence-transformers prepends a plain Lowercase normalizer, which strips no accents.
-        tokenizer = replace(
-            tokenizer,
-            lowercase=True,
-            strip_accents=bool(tokenizer.strip_accents),
+    do_lower_case = module_config.get("do_lower_case", False)
+    if not isinstance(do_lower_case, bool):
+        raise ConfigError(
+            f"{module_config_path}: do_lower_case must be true or false, got {do_lower_case!r:.50}"
         )
+    if do_lower_case:
+        tokenizer = with_lowercase_first(tokenizer)
     max_seq_length = module_config.get("max_seq_length")
     if max_seq_length is None:
         max_seq_length = min(tokenizer.model_max_length, encoder.max_position_embeddings)

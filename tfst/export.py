@@ -30,7 +30,8 @@ import flatbuffers
 import tensorflow as tf
 from tensorflow.lite.python import schema_py_generated as tflite_schema
 
-from tfst.text.wordpiece import WORDPIECE_OPS, WordPieceTokenizer
+from tfst.text.models.wordpiece import WORDPIECE_OPS
+from tfst.text.tokenizer import Tokenizer
 
 TFLITE_MODEL_FILE = "model.tflite"
 TFLITE_TOKENIZER_FOLDER = "tokenizer"
@@ -133,7 +134,7 @@ def export_saved_model(
 class _TokenizerModule(tf.Module):
     """The tokenizer alone: strings → ``input_ids``, ``attention_mask``, ``token_type_ids``."""
 
-    def __init__(self, tokenizer: WordPieceTokenizer):
+    def __init__(self, tokenizer: Tokenizer):
         super().__init__(name="tfst_tokenizer")
         self.tokenizer = tokenizer
 

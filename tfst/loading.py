@@ -22,24 +22,13 @@ from tfst.layers import Dense, Normalize, Pooling
 from tfst.models import build_encoder
 from tfst.sentence_model import SentenceTransformer
 from tfst.similarity import SIMILARITY_FUNCTIONS
-from tfst.text.wordpiece import WordPieceTokenizer
+from tfst.text.tokenizer import Tokenizer
 from tfst.weights import assign_checkpoint_tensors
 
 
-def build_tokenizer(module: TransformerModuleConfig) -> WordPieceTokenizer:
-    tokenizer = module.tokenizer
-    return WordPieceTokenizer(
-        vocabulary=str(tokenizer.vocabulary_file),
-        lowercase=tokenizer.lowercase,
-        strip_accents=tokenizer.strip_accents,
-        tokenize_chinese_chars=tokenizer.tokenize_chinese_chars,
-        special_tokens=list(tokenizer.special_tokens),
-        cls_token=tokenizer.cls_token,
-        sep_token=tokenizer.sep_token,
-        pad_token=tokenizer.pad_token,
-        unk_token=tokenizer.unk_token,
-        max_length=module.max_seq_length,
-        name="tokenizer",
+def build_tokenizer(module: TransformerModuleConfig) -> Tokenizer:
+    return Tokenizer(
+        **module.tokenizer.layer_arguments(), max_length=module.max_seq_length, name="tokenizer"
     )
 
 

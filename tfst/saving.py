@@ -29,6 +29,7 @@ from tfst.config import DENSE_ACTIVATIONS, ENCODER_CONFIG_KEYS
 from tfst.layers import Dense, Normalize, Pooling
 from tfst.models.bert import BertEncoder
 from tfst.models.distilbert import DistilBertEncoder
+from tfst.text.tokenizer_folder import tokenizer_files
 from tfst.weights import WeightTarget, as_is, linear_kernel
 
 # The class paths sentence-transformers 6 writes in modules.json.
@@ -79,94 +80,6 @@ def encoder_config(encoder, pad_token_id: int) -> dict[str, Any]:
     return config
 
 
-def tokenizer_files(tokenizer, model_max_length: int) -> dict[str, Any]:
-    """``tokenizer.json``, ``tokenizer_config.json`` and ``special_tokens_map.json`` contents.
-
-    ``tokenizer.json`` spells out the pipeline the WordPiece layer runs (BertNormalizer,
-    BertPreTokenizer, WordPiece, [CLS] ... [SEP]), with the special tokens as unnormalized added
-    tokens, so the Hugging Face tokenizer gives the same ids.
-    """
-    vocabulary = tokenizer.get_vocabulary()
-    roles = {
-        "cls_token": tokenizer.cls_token,
-        "sep_token": tokenizer.sep_token,
-        "pad_token": tokenizer.pad_token,
-        "unk_token": tokenizer.unk_token,
-    }
-    if "[MASK]" in tokenizer.special_tokens:
-        roles["mask_token"] = "[MASK]"
-
-    def special(name: str, type_id: int) -> dict:
-        return {"SpecialToken": {"id": name, "type_id": type_id}}
-
-    def sequence(name: str, type_id: int) -> dict:
-        return {"Sequence": {"id": name, "type_id": type_id}}
-
-    cls_token, sep_token = tokenizer.cls_token, tokenizer.sep_token
-    cls_id, sep_id = tokenizer.token_to_id(cls_token), tokenizer.token_to_id(sep_token)
-    tokenizer_json = {
-        "version": "1.0",
-        "truncation": None,
-        "padding": None,
-        "added_tokens": [
-            {
-                "id": tokenizer.token_to_id(token),
-                "content": token,
-                "single_word": False,
-                "lstrip": False,
-                "rstrip": False,
-                "normalized": False,
-                "special": True,
-            }
-            for token in tokenizer.special_tokens
-        ],
-        "normalizer": {
-            "type": "BertNormalizer",
-            "clean_text": tokenizer.clean_text,
-            "handle_chinese_chars": tokenizer.tokenize_chinese_chars,
-            "strip_accents": tokenizer.strip_accents,
-            "lowercase": tokenizer.lowercase,
-        },
-        "pre_tokenizer": {"type": "BertPreTokenizer"},
-        "post_processor": {
-            "type": "TemplateProcessing",
-            "single": [special(cls_token, 0), sequence("A", 0), special(sep_token, 0)],
-            "pair": [
-                special(cls_token, 0),
-                sequence("A", 0),
-                special(sep_token, 0),
-                sequence("B", 1),
-                special(sep_token, 1),
-            ],
-            "special_tokens": {
-                cls_token: {"id": cls_token, "ids": [cls_id], "tokens": [cls_token]},
-                sep_token: {"id": sep_token, "ids": [sep_id], "tokens": [sep_token]},
-            },
-        },
-        "decoder": {"type": "WordPiece", "prefix": tokenizer.suffix_indicator, "cleanup": True},
-        "model": {
-            "type": "WordPiece",
-            "unk_token": tokenizer.unk_token,
-            "continuing_subword_prefix": tokenizer.suffix_indicator,
-            "max_input_chars_per_word": tokenizer.max_chars_per_word,
-            "vocab": {token: index for index, token in enumerate(vocabulary)},
-        },
-    }
-    tokenizer_config = {
-        "tokenizer_class": "BertTokenizer",
-        "do_lower_case": tokenizer.lowercase,
-        "strip_accents": tokenizer.strip_accents,
-        "tokenize_chinese_chars": tokenizer.tokenize_chinese_chars,
-        "model_max_length": model_max_length,
-        **roles,
-    }
-    return {
-        "tokenizer.json": tokenizer_json,
-        "tokenizer_config.json": tokenizer_config,
-        "special_tokens_map.json": roles,
-    }
-
-
 def module_config(module) -> tuple[str, dict[str, Any]]:
     """A post-encoder module's kind and its ``config.json``, as sentence-transformers 6 writes it."""
     if isinstance(module, Pooling):
@@ -207,7 +120,7 @@ def save_pretrained(model, path: str | os.PathLike) -> Path:
     folder = Path(path)
     folder.mkdir(parents=True, exist_ok=True)
     tokenizer, encoder = model.tokenizer, model.encoder
-    pad_token_id = tokenizer.token_to_id(tokenizer.pad_token)
+    pad_token_id = tokenizer.pad_token_id
 
     save_file(
         checkpoint_tensors(encoder.weight_targets()),
@@ -215,10 +128,11 @@ def save_pretrained(model, path: str | os.PathLike) -> Path:
         metadata={"format": "pt"},
     )
     _write_json(folder / "config.json", encoder_config(encoder, pad_token_id))
-    with open(folder / "vocab.txt", "w", encoding="utf-8", newline="\n") as file:
-        file.writelines(f"{token}\n" for token in tokenizer.get_vocabulary())
     for name, content in tokenizer_files(tokenizer, encoder.max_position_embeddings).items():
-        _write_json(folder / name, content)
+        if isinstance(content, str):
+            (folder / name).write_text(content, encoding="utf-8", newline="\n")
+        else:
+            _write_json(folder / name, content)
     _write_json(
         folder / "sentence_bert_config.json",
         {"max_seq_length": model.max_seq_length, "do_lower_case": False},

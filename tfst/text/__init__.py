@@ -1,5 +1,5 @@
-"""Text preprocessing: raw strings to model inputs."""
+"""The tokenizer: Hugging Face `tokenizers` stages compiled to TensorFlow ops (see ``tokenizer``)."""
 
-from tfst.text.wordpiece import WordPieceTokenizer
+from tfst.text.tokenizer import Tokenizer
 
-__all__ = ["WordPieceTokenizer"]
+__all__ = ["Tokenizer"]

@@ -17,7 +17,14 @@ from typing import Any, ClassVar
 
 import tensorflow as tf
 
+from tfst.text.code_point_maps import CodePointProperty
+from tfst.text.code_points import split_words
 from tfst.text.spec import build_component, option
+from tfst.text.unicode_tables import (
+    PROPERTY_PUNCTUATION,
+    PROPERTY_WHITESPACE,
+    character_class_properties,
+)
 
 
 class PreTokenizer(tf.Module):
@@ -60,7 +67,43 @@ class Sequence(PreTokenizer):
         return words
 
 
-PRE_TOKENIZERS: dict[str, type[PreTokenizer]] = {cls.type_name: cls for cls in (Sequence,)}
+def has_property(properties: tf.Tensor, bit: int) -> tf.Tensor:
+    """Which of the looked-up ``properties`` have ``bit`` set."""
+    return tf.not_equal(tf.bitwise.bitwise_and(properties, bit), 0)
+
+
+def after(flags: tf.Tensor) -> tf.Tensor:
+    """``flags`` moved one code point to the right: true right after a true flag."""
+    return tf.concat([[False], flags], axis=0)[:-1]
+
+
+class BertPreTokenizer(PreTokenizer):
+    """BERT's pre-tokenizer: split on whitespace (dropped) and isolate each punctuation mark.
+
+    Whitespace is Rust's ``char::is_whitespace``; punctuation is ASCII punctuation plus Unicode
+    category P, as `tokenizers` classifies them (probed into ``tfst.text.unicode_tables``).
+    """
+
+    type_name = "BertPreTokenizer"
+
+    def __init__(self):
+        super().__init__(name="bert_pre_tokenizer")
+        self._classes = CodePointProperty(character_class_properties())
+
+    @classmethod
+    def from_json(cls, spec, where):
+        return cls()
+
+    def pre_tokenize(self, words):
+        properties = self._classes(words.flat_values)
+        is_space = has_property(properties, PROPERTY_WHITESPACE)
+        breaks = is_space | has_property(properties, PROPERTY_PUNCTUATION)
+        return split_words(words, breaks | after(breaks), ~is_space)
+
+
+PRE_TOKENIZERS: dict[str, type[PreTokenizer]] = {
+    cls.type_name: cls for cls in (Sequence, BertPreTokenizer)
+}
 
 
 def pre_tokenizer_from_json(spec: Mapping[str, Any], where: str) -> PreTokenizer:

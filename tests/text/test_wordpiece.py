@@ -1,4 +1,5 @@
-"""WordPieceTokenizer gives exactly the ids of the Hugging Face fast tokenizer.
+"""The BERT tokenizer (tokenizer.json → tfst.text.Tokenizer) gives exactly the ids of the
+Hugging Face fast tokenizer.
 
 The reference is what sentence-transformers calls: `AutoTokenizer.from_pretrained(folder)(texts,
 padding=True, truncation="longest_first", max_length=...)`. The uncased family uses the real
@@ -26,8 +27,9 @@ from generate_unicode_tables import build_tables
 from hard_strings import ALL_HARD_STRINGS, HARD_STRINGS
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tokenizer_helpers import layer_from_folder, layer_from_hf
 
-from tfst.text import WordPieceTokenizer
+from tfst.text import Tokenizer
 from tfst.text.unicode_tables import load_unicode_tables
 
 OPS = "tensorflow_text"
@@ -92,7 +94,7 @@ def build_cased_vocabulary() -> list[str]:
 
 @pytest.fixture(scope="session")
 def uncased_layer():
-    return WordPieceTokenizer(str(UNCASED_FOLDER / "vocab.txt"), ops=OPS)
+    return layer_from_folder(UNCASED_FOLDER, ops=OPS)
 
 
 @pytest.fixture(scope="session")
@@ -107,14 +109,9 @@ def cased_vocabulary_file(tmp_path_factory):
     return path
 
 
-def _save_and_reload(tokenizer, folder, edit_normalizer=None):
-    """Round-trip through a folder, as sentence-transformers loads it; optionally edit the JSON."""
+def _save_and_reload(tokenizer, folder):
+    """Round-trip through a folder, as sentence-transformers loads it."""
     tokenizer.save_pretrained(str(folder))
-    if edit_normalizer:
-        path = folder / "tokenizer.json"
-        data = json.loads(path.read_text(encoding="utf-8"))
-        data["normalizer"].update(edit_normalizer)
-        path.write_text(json.dumps(data), encoding="utf-8")
     return transformers.AutoTokenizer.from_pretrained(str(folder))
 
 
@@ -132,15 +129,9 @@ def cased_pairs(cased_vocabulary_file, tmp_path_factory):
                 strip_accents=strip_accents,
                 tokenize_chinese_chars=chinese,
             )
-            hf = _save_and_reload(hf, tmp_path_factory.mktemp(name))
-            layer = WordPieceTokenizer(
-                str(cased_vocabulary_file),
-                lowercase=lowercase,
-                strip_accents=strip_accents,
-                tokenize_chinese_chars=chinese,
-                ops=OPS,
-            )
-            built[name] = layer, hf
+            folder = tmp_path_factory.mktemp(name)
+            hf = _save_and_reload(hf, folder)
+            built[name] = layer_from_folder(folder, ops=OPS), hf
         return built[name]
 
     return get
@@ -320,14 +311,14 @@ def test_overlapping_special_tokens_match_leftmost_longest(uncased_hf):
     backend.add_special_tokens(["the", "then", "hen"])
     specials = dict(cls_token="[CLS]", sep_token="[SEP]", pad_token="[PAD]", unk_token="[UNK]")
     hf = transformers.PreTrainedTokenizerFast(tokenizer_object=backend, **specials)
-    special_tokens = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "then", "hen"]
-    layer = WordPieceTokenizer(UNCASED_VOCABULARY, special_tokens=special_tokens)
+    layer = layer_from_hf(hf, ops=OPS)
     texts = ["then", "athens", "hthenhen", "thethen", "The THEN then.", "tthhen"]
     assert_same_as_hf(layer, hf, texts)
 
 
-def test_without_special_tokens_brackets_are_plain_punctuation(uncased_layer):
-    layer = WordPieceTokenizer(UNCASED_VOCABULARY, special_tokens=[])
+def test_without_added_tokens_brackets_are_plain_punctuation(uncased_layer):
+    pipeline = {**uncased_layer.tokenizer_json, "added_tokens": []}
+    layer = Tokenizer(pipeline, pad_token_id=0, ops=OPS)
     assert ids_of(layer, "a[MASK]") == ids_of(uncased_layer, "a [ mask ]")
 
 
@@ -368,7 +359,7 @@ def test_empty_batch_gives_zero_by_zero(uncased_layer):
     }
 
 
-def test_max_length_below_two_is_rejected(uncased_layer):
+def test_max_length_without_room_for_cls_and_sep_is_rejected(uncased_layer):
     with pytest.raises(ValueError, match="max_length"):
         uncased_layer.max_length = 1
 
@@ -446,8 +437,7 @@ def test_clean_text_false_keeps_controls(cased_pairs):
     backend.normalizer = tokenizers.normalizers.BertNormalizer(clean_text=False, lowercase=False)
     specials = dict(cls_token="[CLS]", sep_token="[SEP]", pad_token="[PAD]", unk_token="[UNK]")
     hf = transformers.PreTrainedTokenizerFast(tokenizer_object=backend, **specials)
-    vocabulary = cased_hf.convert_ids_to_tokens(list(range(len(cased_hf.get_vocab()))))
-    layer = WordPieceTokenizer(vocabulary, lowercase=False, clean_text=False)
+    layer = layer_from_hf(hf, ops=OPS)
     texts = HARD_STRINGS["controls"] + HARD_STRINGS["invisible"] + ["a\x0bb", "a\x85b", "a\x00b"]
     assert_same_as_hf(layer, hf, texts)
     assert ids_of(layer, "a\x0bb") == ids_of(layer, "a b")  # U+000B is whitespace to the splitter
@@ -524,7 +514,7 @@ def test_get_config_round_trips_through_json(uncased_layer):
     uncased_layer.max_length = 77
     config = json.loads(json.dumps(uncased_layer.get_config()))
     uncased_layer.max_length = 512
-    rebuilt = WordPieceTokenizer.from_config(config)
+    rebuilt = Tokenizer.from_config(config)
     assert rebuilt.max_length == 77
     rebuilt.max_length = 512
     texts = HARD_STRINGS["special_tokens"] + HARD_STRINGS["latin_accents"]
@@ -541,14 +531,13 @@ def test_keras_file_round_trip_gives_same_ids(uncased_layer, tmp_path):
     np.testing.assert_array_equal(reloaded(texts)["input_ids"], model(texts)["input_ids"])
 
 
-def test_saved_model_round_trip_keeps_ids_and_vocabulary_asset(uncased_layer, tmp_path):
+def test_saved_model_round_trip_keeps_ids(uncased_layer, tmp_path):
     module = tf.Module()
     module.tokenizer = uncased_layer
     module.tokenize = tf.function(
         lambda strings: uncased_layer(strings), input_signature=[tf.TensorSpec([None], tf.string)]
     )
     tf.saved_model.save(module, str(tmp_path / "saved"))
-    assert os.listdir(tmp_path / "saved" / "assets") == ["vocabulary.txt"]
     reloaded = tf.saved_model.load(str(tmp_path / "saved"))
     uncased_layer.max_length = 512
     texts = tf.constant(HARD_STRINGS["special_tokens"] + HARD_STRINGS["emoji"])
@@ -576,19 +565,9 @@ def test_compute_output_spec_gives_int32_batch_by_sequence(uncased_layer):
 def test_vocabulary_helpers(uncased_layer):
     assert uncased_layer.vocabulary_size() == 30522
     assert uncased_layer.token_to_id("[MASK]") == 103
-    assert uncased_layer.id_to_token(7592) == "hello"
+    assert uncased_layer.token_to_id("hello") == 7592
     with pytest.raises(KeyError):
         uncased_layer.token_to_id("not-a-token")
-
-
-def test_special_token_missing_from_vocabulary_is_rejected():
-    with pytest.raises(ValueError, match="<mask>"):
-        WordPieceTokenizer(UNCASED_VOCABULARY, special_tokens=["[CLS]", "<mask>"])
-
-
-def test_duplicate_vocabulary_tokens_are_rejected():
-    with pytest.raises(ValueError, match="appears twice"):
-        WordPieceTokenizer(UNCASED_VOCABULARY + ["hello"])
 
 
 def test_unicode_tables_match_the_installed_tokenizers():

@@ -1,8 +1,8 @@
-"""`WordPieceTokenizer(ops="core")` gives exactly the Hugging Face ids without tensorflow-text.
+"""The default tokenizer (`ops="core"`) gives exactly the Hugging Face ids without tensorflow-text.
 
-The same references as tests/test_wordpiece.py (the real all-MiniLM-L6-v2 tokenizer, and a
-cased multilingual vocabulary), run on the layer whose WordPiece step is
-`tfst.text.core_wordpiece.CoreWordpiece`.
+The same references as tests/text/test_wordpiece.py (the real all-MiniLM-L6-v2 tokenizer, and a
+cased multilingual vocabulary), run on the layer whose WordPiece split is
+`tfst.text.models.wordpiece.CoreWordpiece`.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import json
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -21,26 +22,26 @@ from hypothesis import given
 from sentences import EVERYDAY, varied_sentences
 from test_wordpiece import (
     UNCASED_FOLDER,
-    UNCASED_VOCABULARY,
     _fuzz_settings,
     _random_batch,
     assert_same_as_hf,
     build_cased_vocabulary,
     ids_of,
 )
+from tokenizer_helpers import layer_from_folder
 
-from tfst.text import WordPieceTokenizer
-from tfst.text.core_wordpiece import CoreWordpiece
+from tfst.text import Tokenizer
+from tfst.text.models.wordpiece import CoreWordpiece
 
 
 @pytest.fixture(scope="session")
 def core_layer():
-    return WordPieceTokenizer(str(UNCASED_FOLDER / "vocab.txt"), ops="core")
+    return layer_from_folder(UNCASED_FOLDER, ops="core")
 
 
 @pytest.fixture(scope="session")
 def tensorflow_text_layer():
-    return WordPieceTokenizer(str(UNCASED_FOLDER / "vocab.txt"), ops="tensorflow_text")
+    return layer_from_folder(UNCASED_FOLDER, ops="tensorflow_text")
 
 
 @pytest.fixture(scope="session")
@@ -59,10 +60,7 @@ def cased_strip_accents_pair(tmp_path_factory):
     )
     hf.save_pretrained(str(folder / "hf"))
     hf = transformers.AutoTokenizer.from_pretrained(str(folder / "hf"))
-    layer = WordPieceTokenizer(
-        str(vocabulary_file), lowercase=False, strip_accents=True, ops="core"
-    )
-    return layer, hf
+    return layer_from_folder(folder / "hf", ops="core"), hf
 
 
 @pytest.mark.parametrize("group", sorted(HARD_STRINGS))
@@ -108,8 +106,10 @@ def test_greedy_split_takes_longest_prefix_then_longest_suffixes(core_layer, hf_
     # The 21-letter word runs past the longest token (18 letters): its candidates are capped.
     texts = ["unaffable", "telecommunicationsxyz", "embeddings", "subwordtokenization"]
     assert_same_as_hf(core_layer, hf_uncased, texts)
-    pieces = [core_layer.id_to_token(i) for i in ids_of(core_layer, "telecommunicationsxyz")]
-    assert pieces == ["[CLS]", "telecommunications", "##xy", "##z", "[SEP]"]
+    expected = ["[CLS]", "telecommunications", "##xy", "##z", "[SEP]"]
+    assert ids_of(core_layer, "telecommunicationsxyz") == [
+        core_layer.token_to_id(t) for t in expected
+    ]
 
 
 def test_word_with_an_unmatchable_tail_is_one_unknown(core_layer, hf_uncased):
@@ -124,7 +124,7 @@ def test_hundred_character_word_splits_into_a_hundred_pieces(core_layer, hf_unca
 
 
 def test_splitter_alone_handles_no_words_and_empty_words(core_layer):
-    splitter = core_layer._wordpiece
+    splitter = core_layer.model._splitter
     assert isinstance(splitter, CoreWordpiece)
     split = tf.function(splitter.tokenize, input_signature=[tf.TensorSpec([None], tf.string)])
     assert split(tf.constant([], tf.string)).to_list() == []
@@ -137,12 +137,12 @@ def test_splitter_alone_handles_no_words_and_empty_words(core_layer):
 def test_config_round_trip_keeps_core_ops(core_layer):
     config = json.loads(json.dumps(core_layer.get_config()))
     assert config["ops"] == "core"
-    assert WordPieceTokenizer.from_config(config).ops == "core"
+    assert Tokenizer.from_config(config).ops == "core"
 
 
-def test_unknown_ops_are_rejected():
+def test_unknown_ops_are_rejected(core_layer):
     with pytest.raises(ValueError, match="ops must be one of"):
-        WordPieceTokenizer(UNCASED_VOCABULARY, ops="regex")
+        Tokenizer(core_layer.tokenizer_json, ops="regex")
 
 
 def test_core_layer_runs_where_tensorflow_text_cannot_be_imported(core_layer, tmp_path):
@@ -157,9 +157,10 @@ def test_core_layer_runs_where_tensorflow_text_cannot_be_imported(core_layer, tm
                     raise ImportError(f"{{name}} is blocked in this test")
 
         sys.meta_path.insert(0, BlockTensorflowText())
-        from tfst.text import WordPieceTokenizer
+        sys.path.insert(0, {str(Path(__file__).parents[1])!r})
+        from tokenizer_helpers import layer_from_folder
 
-        layer = WordPieceTokenizer({str(UNCASED_FOLDER / "vocab.txt")!r}, ops="core")
+        layer = layer_from_folder({str(UNCASED_FOLDER)!r}, ops="core")
         ids = layer({texts!r})["input_ids"].numpy().tolist()
         assert "tensorflow_text" not in sys.modules
         print(json.dumps(ids))
