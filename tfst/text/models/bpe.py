@@ -14,9 +14,10 @@ in between come out before it, and a fused run of unknowns may span byte-fallbac
 
 **Merges** (``Word::merge_all``). `tokenizers` keeps a priority queue of adjacent pairs that have
 a merge, ordered by (rank, position), and repeatedly merges the first one. Given the checks made
-when the model is built (distinct ids, every merged token longer than its parts), a queue entry
-that no longer describes the current pair never passes its check, so this is exactly: *merge the
-leftmost occurrence of the lowest-ranked pair, until no pair has a rank*.
+when the model is built (one token per id; every merge makes its left token longer), a queue
+entry that no longer describes the current pair never passes its check (the merged token it
+expects is shorter than the current pair's), so this is exactly: *merge the leftmost occurrence
+of the lowest-ranked pair, until no pair has a rank*.
 
 Here all words are merged together in rounds of a ``tf.while_loop``. One hash-table lookup gives
 the rank of every adjacent pair of every word; words without a rank are done and leave the loop,
@@ -32,10 +33,12 @@ round merges as long a prefix of that sequential order as can be proved from the
   sequential order may take a created pair first.
 
 The lowest-ranked pair is always merged, so every round shortens every word still merging by at
-least one symbol. The number of rounds is bounded by the symbols of the longest word, and is
-usually far smaller (about the depth of the merge tree of the word's tokens); a merge table that
-chains n merges one after the other, each needing the previous one, costs n rounds over a word of
-up to n symbols, as the dependency is inherent.
+least one symbol: the rounds are at most the symbols of the longest word, and memory stays linear
+in the symbols. With trained merges the rounds are few (about the depth of the merge trees of a
+word's tokens): 7 to 11 for random words of 5,000 to 11,000 characters with an 8,000-token
+byte-level vocabulary. The bound is reached only by a table whose merges each need the one before
+(``a b``, ``ab c``, ``abc d``, ...): a word of n such symbols takes n - 1 rounds of O(n) work,
+as its merges cannot happen together (about 6 s for n = 5,000).
 """
 
 from __future__ import annotations
