@@ -942,6 +942,7 @@ def test_null_options_and_zero_dropout_are_the_defaults():
         ({"vocab": {"a": 0, "b": "1"}}, r"t: vocab\['b'\] must be an integer id"),
         ({"vocab": {"a": 0, "b": -1}}, r"t: vocab\['b'\] is -1"),
         ({"vocab": {"a": 0, "b": 0, "ab": 2}}, r"t: tokens 'a' and 'b' share id 0"),
+        ({"vocab": {"a": 0, "b": 1, "ab": 2, "\ud800": 3}}, r"is not valid Unicode"),
         ({"merges": [["a", "c"]]}, r"t: merges\[0\] \('a' 'c'\): token 'c' is not in the vocab"),
         ({"merges": [["b", "a"]]}, r"merges\[0\] \('b' 'a'\): the merged token 'ba' is not"),
         ({"merges": ["a b c"]}, r"t: merges\[0\]: a merge must be two tokens"),

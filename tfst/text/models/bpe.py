@@ -500,10 +500,18 @@ def _scatter_flags(indices: tf.Tensor, flags: tf.Tensor, count: tf.Tensor) -> tf
 
 
 def _check_ids(vocab: Mapping[str, int], where: str) -> None:
-    """Refuses ids out of range, and ids shared by two tokens: `tokenizers` finds merges by the
-    ids of their parts, and its merge order is only reproduced with one token per id."""
+    """Refuses tokens that are not Unicode text, ids out of range, and ids shared by two tokens:
+    `tokenizers` finds merges by the ids of their parts, and its merge order is only reproduced
+    with one token per id."""
     holder: dict[int, str] = {}
     for token, token_id in vocab.items():
+        if not token.isascii():
+            try:
+                token.encode()
+            except UnicodeEncodeError:
+                raise TokenizerSpecError(
+                    f"{where}: vocab token {token!r} is not valid Unicode (a lone surrogate)"
+                ) from None
         if not 0 <= token_id < 2**31:
             raise TokenizerSpecError(
                 f"{where}: vocab[{token!r}] is {token_id}; tfst supports ids in [0, 2**31)"
