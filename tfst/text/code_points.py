@@ -38,16 +38,27 @@ def encode_utf8(code_points: tf.RaggedTensor) -> tf.Tensor:
     return tf.strings.unicode_encode(code_points, "UTF-8")
 
 
+def row_ids(ragged: tf.RaggedTensor) -> tf.Tensor:
+    """For each value of a ``[rows, (n)]`` ragged tensor, the index of its row (int64).
+
+    Use this, not ``RaggedTensor.value_rowids()``: that one calls ``tf.repeat``, which builds a
+    rows × longest-row tensor, so one long word among many short ones costs gigabytes. Here a
+    binary search over the row limits costs values × log(rows).
+    """
+    position = tf.range(tf.size(ragged.values, out_type=tf.int64))
+    return tf.searchsorted(ragged.row_limits(), position, side="right", out_type=tf.int64)
+
+
 def is_row_start(ragged: tf.RaggedTensor) -> tf.Tensor:
     """For each value of a ``[rows, (n)]`` ragged tensor, whether it is the first of its row."""
     position = tf.range(tf.size(ragged.values, out_type=tf.int64))
-    return tf.equal(position, tf.gather(ragged.row_starts(), ragged.value_rowids()))
+    return tf.equal(position, tf.gather(ragged.row_starts(), row_ids(ragged)))
 
 
 def is_row_end(ragged: tf.RaggedTensor) -> tf.Tensor:
     """For each value of a ``[rows, (n)]`` ragged tensor, whether it is the last of its row."""
     position = tf.range(tf.size(ragged.values, out_type=tf.int64))
-    return tf.equal(position, tf.gather(ragged.row_limits(), ragged.value_rowids()) - 1)
+    return tf.equal(position, tf.gather(ragged.row_limits(), row_ids(ragged)) - 1)
 
 
 def keep_where(ragged: tf.RaggedTensor, keep: tf.Tensor) -> tf.RaggedTensor:
@@ -82,7 +93,7 @@ def words_from_starts(texts: tf.RaggedTensor, starts: tf.Tensor) -> tf.RaggedTen
         tf.concat([word_starts, [tf.size(texts.values, out_type=tf.int64)]], axis=0),
         validate=False,
     )
-    text_of_word = tf.gather(texts.value_rowids(), word_starts)
+    text_of_word = tf.gather(row_ids(texts), word_starts)
     return tf.RaggedTensor.from_value_rowids(words, text_of_word, texts.nrows(), validate=False)
 
 
@@ -106,7 +117,7 @@ def split_words(words: tf.RaggedTensor, starts: tf.Tensor, keep: tf.Tensor) -> t
     kept_segment = tf.boolean_mask(segment, keep)
     previous_segment = tf.concat([[-1], kept_segment[:-1]], axis=0)
     new_word_starts = tf.not_equal(kept_segment, previous_segment)
-    text_of_code_point = tf.gather(words.value_rowids(), words.values.value_rowids())
+    text_of_code_point = tf.gather(row_ids(words), row_ids(words.values))
     kept_texts = tf.RaggedTensor.from_value_rowids(
         tf.boolean_mask(code_points, keep),
         tf.boolean_mask(text_of_code_point, keep),

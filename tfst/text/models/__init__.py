@@ -15,10 +15,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from tfst.text.models.base import TokenizerModel
+from tfst.text.models.bpe import BPE
 from tfst.text.models.wordpiece import WordPiece
 from tfst.text.spec import build_component
 
-MODELS: dict[str, type[TokenizerModel]] = {cls.type_name: cls for cls in (WordPiece,)}
+MODELS: dict[str, type[TokenizerModel]] = {cls.type_name: cls for cls in (WordPiece, BPE)}
 
 
 def model_from_json(spec: Mapping[str, Any], where: str) -> TokenizerModel:
