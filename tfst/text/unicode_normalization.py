@@ -27,7 +27,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfst.text.code_point_maps import CodePointMap, CodePointProperty
-from tfst.text.code_points import is_added_token, is_row_start, keep_where
+from tfst.text.code_points import is_row_start, keep_where
 
 TABLES_PATH = pathlib.Path(__file__).with_name("normalization_tables.npz")
 NUM_CODE_POINTS = 0x110000
@@ -165,8 +165,8 @@ class UnicodeNormalization(tf.Module):
         Here every composee works in parallel. Only starters that no pair takes as second code
         point are composees: the others (Hangul V and T, some Indic vowel signs) are never first
         in a pair either (the generator checks it), so when one is not absorbed it absorbs
-        nothing and blocks what follows. A composee owns the code points up to the next
-        composee. Each round, every composee finds the first of its code points, from where it
+        nothing and blocks what follows. Placeholders are composees that compose with nothing,
+        so nothing composes across them. A composee owns the code points up to the next one. Each round, every composee finds the first of its code points, from where it
         stopped, that would compose with its current value if all code points before it were
         kept; it absorbs it and goes on after it. The rounds are bounded because each composition
         lengthens the composite's full decomposition by one code point: after
@@ -179,7 +179,7 @@ class UnicodeNormalization(tf.Module):
         classes = tf.bitwise.bitwise_and(properties, CLASS_MASK)
         is_starter = tf.equal(classes, 0)
         composes_second = tf.not_equal(tf.bitwise.bitwise_and(properties, COMPOSES_SECOND), 0)
-        is_composee = is_starter & ~composes_second & ~is_added_token(values)
+        is_composee = is_starter & ~composes_second
         row_start = tf.cast(tf.gather(texts.row_starts(), texts.value_rowids()), tf.int32)
         composee_position = _positions(is_composee)
         owner = _last_at_or_before(is_composee, composee_position, row_start)
