@@ -138,6 +138,7 @@ class UnicodeNormalization(tf.Module):
 
     def __call__(self, texts: tf.RaggedTensor) -> tf.RaggedTensor:
         """``[texts, (code points)]`` → the same texts in this normalization form."""
+        texts = texts.with_row_splits_dtype(tf.int64)
         properties = self._properties(texts.values)
         may_change = tf.reduce_any(tf.bitwise.bitwise_and(properties, MAY_CHANGE) != 0)
         values, row_splits = tf.cond(
