@@ -15,11 +15,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
+import numpy as np
 import tensorflow as tf
 
 from tfst.text.code_point_maps import CodePointMap, CodePointProperty
-from tfst.text.code_points import is_row_start, keep_where
+from tfst.text.code_points import is_added_token, is_row_start, keep_where
 from tfst.text.spec import build_component, option
+from tfst.text.unicode_normalization import (
+    UnicodeNormalization,
+    code_point_set,
+    load_normalization_tables,
+    sparse_mapping,
+)
 from tfst.text.unicode_tables import (
     PROPERTY_MARK,
     PROPERTY_RANK_MASK,
@@ -66,6 +73,209 @@ class Sequence(Normalizer):
         for normalizer in self.normalizers:
             texts = normalizer.normalize(texts)
         return texts
+
+
+class _UnicodeForm(Normalizer):
+    """A Unicode normalization form (``tfst.text.unicode_normalization``); no options."""
+
+    form: ClassVar[str]
+
+    def __init__(self):
+        super().__init__(name=self.form.lower())
+        self.normalization = UnicodeNormalization(self.form)
+
+    @classmethod
+    def from_json(cls, spec, where):
+        return cls()
+
+    def normalize(self, texts):
+        return self.normalization(texts)
+
+
+class NFD(_UnicodeForm):
+    """Canonical decomposition."""
+
+    type_name = form = "NFD"
+
+
+class NFKD(_UnicodeForm):
+    """Compatibility decomposition."""
+
+    type_name = form = "NFKD"
+
+
+class NFC(_UnicodeForm):
+    """Canonical decomposition, then canonical composition."""
+
+    type_name = form = "NFC"
+
+
+class NFKC(_UnicodeForm):
+    """Compatibility decomposition, then canonical composition."""
+
+    type_name = form = "NFKC"
+
+
+class Lowercase(Normalizer):
+    """Rust's ``char::to_lowercase``, code point by code point: no final-sigma rule, and U+0130
+    becomes two code points ("i" and U+0307)."""
+
+    type_name = "Lowercase"
+
+    def __init__(self):
+        super().__init__(name="lowercase")
+        self.lowercase = CodePointMap(sparse_mapping(load_normalization_tables(), "lowercase"))
+
+    @classmethod
+    def from_json(cls, spec, where):
+        return cls()
+
+    def normalize(self, texts):
+        return self.lowercase(texts)
+
+
+class StripAccents(Normalizer):
+    """Drops combining marks (general category M in the crate's Unicode 9.0 tables) as they are:
+    it does not decompose first, so "é" stays and only a separate U+0301 goes."""
+
+    type_name = "StripAccents"
+
+    def __init__(self):
+        super().__init__(name="strip_accents")
+        marks = code_point_set(load_normalization_tables(), "combining_marks")
+        self.is_mark = CodePointProperty(marks.astype(np.int32))
+
+    @classmethod
+    def from_json(cls, spec, where):
+        return cls()
+
+    def normalize(self, texts):
+        return keep_where(texts, tf.equal(self.is_mark(texts.values), 0))
+
+
+class Strip(Normalizer):
+    """Removes whitespace (Rust's ``char::is_whitespace``) from the start and/or the end of each
+    piece of text between placeholders, as `tokenizers` normalizes each piece alone."""
+
+    type_name = "Strip"
+
+    def __init__(self, strip_left: bool, strip_right: bool):
+        super().__init__(name="strip")
+        self.strip_left = strip_left
+        self.strip_right = strip_right
+        whitespace = code_point_set(load_normalization_tables(), "whitespace")
+        self.is_whitespace = CodePointProperty(whitespace.astype(np.int32))
+
+    @classmethod
+    def from_json(cls, spec, where):
+        return cls(
+            strip_left=option(spec, "strip_left", bool, where),
+            strip_right=option(spec, "strip_right", bool, where),
+        )
+
+    def normalize(self, texts):
+        if not (self.strip_left or self.strip_right):
+            return texts
+        values = texts.values
+        is_space = tf.not_equal(self.is_whitespace(values), 0)
+        # Placeholders are content too: a space next to one is inside the text, not at its end,
+        # unless the placeholder itself is the piece's end.
+        is_content = ~is_space
+        added = is_added_token(values)
+        keep = tf.ones_like(is_space)
+        if self.strip_left:
+            keep &= ~(is_space & _nearest_content_is_boundary(texts, is_content, added, True))
+        if self.strip_right:
+            keep &= ~(is_space & _nearest_content_is_boundary(texts, is_content, added, False))
+        return keep_where(texts, keep)
+
+
+class Prepend(Normalizer):
+    """Puts a string before each non-empty piece of text between placeholders (an empty text
+    stays empty), as `tokenizers` normalizes each piece alone."""
+
+    type_name = "Prepend"
+
+    def __init__(self, prepend: str):
+        super().__init__(name="prepend")
+        self.prepend = prepend
+        self._prefix = tf.constant([ord(ch) for ch in prepend] or [0], dtype=tf.int32)
+
+    @classmethod
+    def from_json(cls, spec, where):
+        return cls(option(spec, "prepend", str, where))
+
+    def normalize(self, texts):
+        if not self.prepend:
+            return texts
+        values = texts.values
+        added = is_added_token(values)
+        after_added = tf.concat([[False], added[:-1]], axis=0)
+        starts_piece = (is_row_start(texts) | after_added) & ~added
+        prefix_length = len(self.prepend)
+        lengths = 1 + prefix_length * tf.cast(starts_piece, tf.int32)
+        ends = tf.cumsum(lengths)
+        source = tf.repeat(tf.range(tf.size(values)), lengths)
+        offset = tf.range(tf.size(source)) - tf.gather(ends - lengths, source)
+        is_prefix = tf.gather(starts_piece, source) & (offset < prefix_length)
+        prefixed = tf.where(
+            is_prefix,
+            tf.gather(self._prefix, tf.minimum(offset, prefix_length - 1)),
+            tf.gather(values, source),
+        )
+        row_ends = tf.concat([[0], tf.cast(ends, tf.int64)], axis=0)
+        return tf.RaggedTensor.from_row_splits(
+            prefixed, tf.gather(row_ends, texts.row_splits), validate=False
+        )
+
+
+class Nmt(Normalizer):
+    """The NMT clean-up of `tokenizers` (``normalizers/unicode.rs``, ``do_nmt``): drops the
+    control characters U+0001..U+0008, U+000B, U+000E..U+001F, U+007F, U+008F, U+009F, then turns
+    tab, line feed, form feed, carriage return, U+1680, U+200B..U+200F, U+2028, U+2029, U+2581,
+    U+FEFF and U+FFFD into a space. U+0000 and the other C1 controls stay."""
+
+    type_name = "Nmt"
+
+    REMOVED = (*range(0x01, 0x09), 0x0B, *range(0x0E, 0x20), 0x7F, 0x8F, 0x9F)
+    TO_SPACE = (0x09, 0x0A, 0x0C, 0x0D, 0x1680, *range(0x200B, 0x2010), 0x2028, 0x2029, 0x2581)
+    TO_SPACE += (0xFEFF, 0xFFFD)
+
+    def __init__(self):
+        super().__init__(name="nmt")
+        mapping = {code_point: [] for code_point in self.REMOVED}
+        mapping.update({code_point: [0x20] for code_point in self.TO_SPACE})
+        self.clean = CodePointMap(mapping)
+
+    @classmethod
+    def from_json(cls, spec, where):
+        return cls()
+
+    def normalize(self, texts):
+        return self.clean(texts)
+
+
+def _nearest_content_is_boundary(
+    texts: tf.RaggedTensor, is_content: tf.Tensor, added: tf.Tensor, before: bool
+) -> tf.Tensor:
+    """For each code point, whether the nearest content code point at or ``before`` it (else at
+    or after it) in its text is missing or a placeholder: a space there is at a piece's edge."""
+    content_position = tf.cast(tf.where(is_content)[:, 0], tf.int32)
+    count = tf.size(content_position)
+    if before:
+        index = tf.cumsum(tf.cast(is_content, tf.int32)) - 1
+    else:
+        index = count - tf.cumsum(tf.cast(is_content, tf.int32), reverse=True)
+    padded_position = tf.concat([[-1], content_position, [-1]], axis=0)
+    nearest = tf.gather(padded_position, index + 1)
+    row = texts.value_rowids()
+    in_row = (nearest >= tf.cast(tf.gather(texts.row_starts(), row), tf.int32)) & (
+        nearest < tf.cast(tf.gather(texts.row_limits(), row), tf.int32)
+    )
+    is_placeholder = tf.gather(
+        tf.concat([added, [False]], axis=0), tf.where(in_row, nearest, tf.size(added))
+    )
+    return ~in_row | is_placeholder
 
 
 class BertNormalizer(Normalizer):
@@ -145,7 +355,20 @@ def _canonical_order_without_marks(
 
 
 NORMALIZERS: dict[str, type[Normalizer]] = {
-    cls.type_name: cls for cls in (Sequence, BertNormalizer)
+    cls.type_name: cls
+    for cls in (
+        Sequence,
+        BertNormalizer,
+        NFD,
+        NFKD,
+        NFC,
+        NFKC,
+        Lowercase,
+        StripAccents,
+        Strip,
+        Prepend,
+        Nmt,
+    )
 }
 
 
