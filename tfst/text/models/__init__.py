@@ -15,9 +15,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from tfst.text.models.base import TokenizerModel
+from tfst.text.models.unigram import Unigram
 from tfst.text.spec import build_component
 
-MODELS: dict[str, type[TokenizerModel]] = {}
+MODELS: dict[str, type[TokenizerModel]] = {cls.type_name: cls for cls in (Unigram,)}
 
 
 def model_from_json(spec: Mapping[str, Any], where: str) -> TokenizerModel:
