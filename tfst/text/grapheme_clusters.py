@@ -88,12 +88,10 @@ def _last_position_before(stops: tf.Tensor) -> tf.Tensor:
     """For each position, the largest earlier position where ``stops`` holds, or -1.
 
     Core TensorFlow has no cumulative maximum; the count of stops before each position indexes
-    the list of stop positions instead.
+    the list of stop positions (after a -1 for "none") instead.
     """
-    stop_positions = tf.where(stops)[:, 0]
-    stops_before = tf.cumsum(tf.cast(stops, tf.int64), exclusive=True)
-    previous_stop = tf.gather(stop_positions, tf.maximum(stops_before - 1, 0))
-    return tf.where(stops_before > 0, previous_stop, -1)
+    stop_positions = tf.concat([[-1], tf.where(stops)[:, 0]], axis=0)
+    return tf.gather(stop_positions, tf.cumsum(tf.cast(stops, tf.int64), exclusive=True))
 
 
 class GraphemeClusters(tf.Module):
@@ -122,7 +120,7 @@ class GraphemeClusters(tf.Module):
         # GB9c: Consonant [Extend Linker]* Linker [Extend Linker]* x Consonant.
         conjunct_run_start = _last_position_before(~(is_linker | is_conjunct_extend))
         linkers_before = tf.cumsum(tf.cast(is_linker, tf.int64), exclusive=True)
-        linkers_through_run_start = tf.gather(linkers_before, tf.maximum(conjunct_run_start, 0) + 1)
+        linkers_through_run_start = tf.gather(linkers_before, conjunct_run_start + 1)
         joins_conjunct = (
             tf.equal(category, INCB_CONSONANT)
             & (conjunct_run_start >= text_start)
