@@ -21,7 +21,7 @@ from sentencepiece_models import (
 from tokenizers import normalizers
 
 from tfst.text.code_points import ADDED_TOKEN_BASE, decode_utf8
-from tfst.text.grapheme_clusters import OTHER, load_grapheme_properties
+from tfst.text.grapheme_clusters import OTHER, GraphemeClusters, load_grapheme_properties
 from tfst.text.normalizers import Precompiled, normalizer_from_json
 from tfst.text.precompiled_charsmap import read_precompiled_charsmap
 from tfst.text.spec import TokenizerSpecError
@@ -289,3 +289,12 @@ def test_unreadable_charsmaps_are_refused(charsmap, message):
 def test_bad_options_are_refused(spec, message):
     with pytest.raises(TokenizerSpecError, match=message):
         normalizer_from_json(spec, "normalizer")
+
+
+def test_regional_indicators_pair_up():
+    """GB12/GB13 cannot change what Precompiled outputs (a cluster holding a regional indicator
+    is never shorter than 6 bytes unless it is the indicator alone), so check the clusters."""
+    flags = "\U0001f1eb\U0001f1f7\U0001f1e9\U0001f1ea\U0001f1ee"  # FR, DE, then a lone I
+    texts = ragged_code_points([list(map(ord, flags)), list(map(ord, "a" + flags[:3]))])
+    starts = GraphemeClusters().cluster_starts(texts).numpy().tolist()
+    assert starts == [True, False, True, False, True] + [True, True, False, True]
