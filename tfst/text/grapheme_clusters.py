@@ -5,12 +5,12 @@ cluster at a time, as the Rust ``unicode-segmentation`` crate (1.13, Unicode 17.
 module finds the same cluster starts with vectorized ops: every rule of UAX #29 compares a code
 point with the one before it, and the three rules that look further back (GB9c Indic conjuncts,
 GB11 emoji ZWJ sequences, GB12/GB13 regional indicator pairs) only need the position of the last
-code point of some kind before each one, which a cumulative maximum of positions gives.
+code point of some kind before each one, found for all code points at once by counting.
 
 Each code point has one ``category`` (the crate's ``GraphemeCat``: its Grapheme_Cluster_Break
 value, or Extended_Pictographic, or InCB=Consonant; the three never overlap) and two Indic conjunct
-flags. They are stored in ``grapheme_break.npz``, generated from the Unicode Character Database by
-``tests/generate_grapheme_tables.py`` and checked against `tokenizers` by
+flags. They are stored in ``grapheme_break.npz``, written by ``tests/generate_grapheme_tables.py``
+from Unicode 17.0 data and checked code point by code point against `tokenizers` by
 ``tests/text/test_precompiled.py``.
 """
 
@@ -49,25 +49,6 @@ CATEGORY_MASK = 0x0F
 # Indic_Conjunct_Break flags (GB9c): the code points allowed between two conjoined consonants.
 INCB_EXTEND = 0x10
 INCB_LINKER = 0x20
-
-CATEGORY_NAMES = {
-    CONTROL: "Control",
-    OTHER: "Other",
-    CR: "CR",
-    LF: "LF",
-    EXTEND: "Extend",
-    ZWJ: "ZWJ",
-    REGIONAL_INDICATOR: "Regional_Indicator",
-    PREPEND: "Prepend",
-    SPACING_MARK: "SpacingMark",
-    HANGUL_L: "L",
-    HANGUL_V: "V",
-    HANGUL_T: "T",
-    HANGUL_LV: "LV",
-    HANGUL_LVT: "LVT",
-    EXTENDED_PICTOGRAPHIC: "Extended_Pictographic",
-    INCB_CONSONANT: "InCB_Consonant",
-}
 
 
 @functools.cache

@@ -40,9 +40,11 @@ from tfst.text.spec import TokenizerSpecError, option
 
 # `tokenizers`' K_UNK_PENALTY: the unknown piece scores this much below the worst piece.
 UNKNOWN_PENALTY = 10.0
-# Dynamic-programming steps per while-loop iteration (measured: 8 halves the loop overhead of 1;
-# more no longer helps).
-STEPS_PER_ITERATION = 8
+# Dynamic-programming steps unrolled per while-loop iteration. TensorFlow's per-iteration and
+# per-op overhead dominates a long word (one 10,000-character CJK word, 2 shared cores: about
+# 250 ms with 1 step, 90-150 ms with 8, 60-100 ms with 32; 64 is no faster), while a batch of
+# short words pays for the padding of one iteration (32 steps) at most.
+STEPS_PER_ITERATION = 32
 # Sums of scores are only bit-exact if TensorFlow keeps subnormal results, and it flushes them to
 # zero. Scores that are 0 or at least this large are multiples of 2**-1022, and so is every sum.
 SMALLEST_EXACT_SCORE = 2.0**-970
