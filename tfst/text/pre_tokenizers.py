@@ -71,8 +71,9 @@ class Metaspace(PreTokenizer):
     the first word of each text when the text does not start with an added token. `tokenizers`
     also counts a word as not starting at 0 when an earlier stage deleted the text's first
     characters in a way its offsets record (``Strip``, ``Replace``, ``StripAccents``, a
-    whitespace pre-tokenizer, but not ``Precompiled``, whose leading deletions are not recorded);
-    words carry no offsets here, so that case is not seen (see the report of this stage).
+    whitespace pre-tokenizer, but not ``Precompiled``, whose leading deletions are not recorded).
+    Words carry no offsets here, so such a word still gets the prefix: telling needs a per-text
+    "starts at the original start" flag from the stages before.
     Placeholder words pass unchanged: `tokenizers` hands them to no pre-tokenizer.
     """
 
