@@ -49,6 +49,36 @@ def row_ids(ragged: tf.RaggedTensor) -> tf.Tensor:
     return tf.searchsorted(ragged.row_limits(), position, side="right", out_type=tf.int64)
 
 
+def utf8_lengths(code_points: tf.Tensor) -> tf.Tensor:
+    """UTF-8 bytes (1 to 4) of each code point of an int32 tensor (placeholders read 4)."""
+    return (
+        1
+        + tf.cast(code_points >= 0x80, tf.int32)
+        + tf.cast(code_points >= 0x800, tf.int32)
+        + tf.cast(code_points >= 0x10000, tf.int32)
+    )
+
+
+def utf8_bytes(code_points: tf.Tensor) -> tf.Tensor:
+    """``[n]`` int32 code points → ``[n, 4]`` int32: each one's UTF-8 bytes, then zeros.
+
+    Computed arithmetically, so bytes can be looked up or packed without string ops; placeholders
+    have no bytes and must be masked by the caller.
+    """
+    length = utf8_lengths(code_points)[:, None]
+    index = tf.range(4)[None, :]
+    # Byte i carries the 6-bit group (length - 1 - i) of the code point; the first byte also
+    # carries the length prefix (0xxxxxxx, 110xxxxx, 1110xxxx, 11110xxx).
+    group = tf.bitwise.bitwise_and(
+        tf.bitwise.right_shift(code_points[:, None], 6 * tf.maximum(length - 1 - index, 0)), 0x3F
+    )
+    lead_prefix = tf.gather([0x00, 0xC0, 0xE0, 0xF0], length - 1)
+    lead_bits = tf.bitwise.right_shift(code_points[:, None], 6 * (length - 1))
+    lead = tf.bitwise.bitwise_or(lead_prefix, lead_bits)
+    continuation = tf.bitwise.bitwise_or(0x80, group)
+    return tf.where(index == 0, lead, tf.where(index < length, continuation, 0))
+
+
 def is_row_start(ragged: tf.RaggedTensor) -> tf.Tensor:
     """For each value of a ``[rows, (n)]`` ragged tensor, whether it is the first of its row."""
     position = tf.range(tf.size(ragged.values, out_type=tf.int64))

@@ -18,8 +18,8 @@ from typing import Any, ClassVar
 import tensorflow as tf
 
 from tfst.text.code_point_maps import CodePointProperty
-from tfst.text.code_points import split_words
-from tfst.text.spec import build_component, option
+from tfst.text.code_points import is_added_token, is_row_start, split_words
+from tfst.text.spec import TokenizerSpecError, build_component, choice, option
 from tfst.text.unicode_tables import (
     PROPERTY_PUNCTUATION,
     PROPERTY_WHITESPACE,
@@ -101,8 +101,94 @@ class BertPreTokenizer(PreTokenizer):
         return split_words(words, breaks | after(breaks), ~is_space)
 
 
+class Metaspace(PreTokenizer):
+    """SentencePiece's whitespace handling: spaces become ``replacement`` ("▁"), a word may get one
+    in front, and words are cut before every ``replacement`` (``pre_tokenizers/metaspace.rs``).
+
+    ``prepend_scheme`` says which words get the prefix when they do not already start with it:
+    ``"always"`` every word, ``"never"`` none, ``"first"`` only a word that starts at offset 0 of
+    the original text, which `tokenizers` tests with ``offsets_original().0 == 0``. Here that is
+    the first word of each text when the text does not start with an added token. `tokenizers`
+    also counts a word as not starting at 0 when an earlier stage deleted the text's first
+    characters in a way its offsets record (``Strip``, ``Replace``, ``StripAccents``, a
+    whitespace pre-tokenizer, but not ``Precompiled``, whose leading deletions are not recorded).
+    Words carry no offsets here, so such a word still gets the prefix: telling needs a per-text
+    "starts at the original start" flag from the stages before.
+    Placeholder words pass unchanged: `tokenizers` hands them to no pre-tokenizer.
+    """
+
+    type_name = "Metaspace"
+
+    def __init__(self, replacement: str = "▁", prepend_scheme: str = "always", split: bool = True):
+        super().__init__(name="metaspace")
+        self.replacement = ord(replacement)
+        self.prepend_scheme = prepend_scheme
+        self.split = split
+
+    @classmethod
+    def from_json(cls, spec, where):
+        replacement = option(spec, "replacement", str, where)
+        if len(replacement) != 1:
+            raise TokenizerSpecError(
+                f"{where}: replacement must be one character, got {replacement!r}"
+            )
+        prepend_scheme = choice(
+            spec, "prepend_scheme", ("always", "first", "never"), where, default="always"
+        )
+        # Files older than prepend_scheme say add_prefix_space; false means "never", and
+        # `tokenizers` refuses it next to any other scheme (including the default "always").
+        add_prefix_space = option(spec, "add_prefix_space", (bool, type(None)), where, None)
+        if add_prefix_space is False and prepend_scheme != "never":
+            raise TokenizerSpecError(
+                f"{where}: add_prefix_space false contradicts prepend_scheme "
+                f"{prepend_scheme!r}; give prepend_scheme 'never'"
+            )
+        split = option(spec, "split", (bool, type(None)), where, None)
+        # "str_rep" (older files) is always the replacement itself: nothing to read.
+        return cls(replacement, prepend_scheme, True if split is None else split)
+
+    def pre_tokenize(self, words):
+        code_points = words.flat_values
+        code_points = tf.where(tf.equal(code_points, ord(" ")), self.replacement, code_points)
+        if self.prepend_scheme == "never":
+            words = words.with_flat_values(code_points)
+        else:
+            words = words.with_values(self._prepend(words.values, code_points, words))
+        if self.split:
+            # MergedWithNext: every replacement starts a word, and stays at its front.
+            words = split_words(
+                words,
+                tf.equal(words.flat_values, self.replacement),
+                tf.ones_like(words.flat_values, tf.bool),
+            )
+        return words
+
+    def _prepend(self, pieces, code_points, words):
+        """``pieces`` (``[words, (code points)]``) with the replacement put before the words that
+        get it; ``code_points`` are their values with spaces already replaced."""
+        word_of = pieces.value_rowids()
+        prefixed = is_row_start(pieces) & ~tf.equal(code_points, self.replacement)
+        prefixed &= ~is_added_token(code_points)
+        if self.prepend_scheme == "first":
+            first_word_of_text = tf.gather(
+                words.row_starts(), tf.gather(words.value_rowids(), word_of)
+            )
+            prefixed &= tf.equal(word_of, first_word_of_text)
+        copies = 1 + tf.cast(prefixed, tf.int32)
+        # Of the two copies of a prefixed word's first code point, the first is the replacement.
+        copy_start = tf.repeat(tf.cumsum(copies, exclusive=True), copies)
+        is_prefix = tf.repeat(prefixed, copies) & tf.equal(
+            tf.range(tf.reduce_sum(copies)), copy_start
+        )
+        code_points = tf.where(is_prefix, self.replacement, tf.repeat(code_points, copies))
+        added = tf.math.unsorted_segment_sum(tf.cast(prefixed, tf.int64), word_of, pieces.nrows())
+        return tf.RaggedTensor.from_row_lengths(
+            code_points, pieces.row_lengths() + added, validate=False
+        )
+
+
 PRE_TOKENIZERS: dict[str, type[PreTokenizer]] = {
-    cls.type_name: cls for cls in (Sequence, BertPreTokenizer)
+    cls.type_name: cls for cls in (Sequence, BertPreTokenizer, Metaspace)
 }
 
 

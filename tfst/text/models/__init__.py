@@ -16,10 +16,11 @@ from typing import Any
 
 from tfst.text.models.base import TokenizerModel
 from tfst.text.models.bpe import BPE
+from tfst.text.models.unigram import Unigram
 from tfst.text.models.wordpiece import WordPiece
 from tfst.text.spec import build_component
 
-MODELS: dict[str, type[TokenizerModel]] = {cls.type_name: cls for cls in (WordPiece, BPE)}
+MODELS: dict[str, type[TokenizerModel]] = {cls.type_name: cls for cls in (WordPiece, BPE, Unigram)}
 
 
 def model_from_json(spec: Mapping[str, Any], where: str) -> TokenizerModel:

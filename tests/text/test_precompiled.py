@@ -1,0 +1,300 @@
+"""Precompiled normalizer vs `tokenizers.normalizers.Precompiled` on the same charsmaps."""
+
+from __future__ import annotations
+
+import base64
+import functools
+import struct
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from generate_grapheme_tables import build_grapheme_properties
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sentencepiece_models import (
+    charsmap_from_rules,
+    hard_multilingual_strings,
+    ragged_code_points,
+    rule_charsmap,
+)
+from tokenizers import normalizers
+
+from tfst.text.code_points import ADDED_TOKEN_BASE, decode_utf8
+from tfst.text.grapheme_clusters import OTHER, GraphemeClusters, load_grapheme_properties
+from tfst.text.normalizers import Precompiled, normalizer_from_json
+from tfst.text.precompiled_charsmap import read_precompiled_charsmap
+from tfst.text.spec import TokenizerSpecError
+
+RULES = ["nmt_nfkc", "nfkc", "nmt_nfkc_cf", "nfkc_cf"]
+
+# Code points for generated text: one or more of every grapheme category and Indic conjunct
+# class, the charsmap's multi-code-point keys (decomposed accents, kana voicing marks), controls.
+INTERESTING = (
+    "aAeEx \t\r\n\x00\x01\x1e\x7f"
+    "\u0301\u0308\u0316\u0327\u200b\u200c\u200d\u2060\ufe0f\ufeff"
+    "\u00e9\u00c5\ufb01\uff21\uff76\uff9e\u2163\u3392\u00bd"
+    "\u304b\u3099\u309a\u30ab\u0915\u094d\u0958\u093f\u0903\u0600\u0e33\u0e40"
+    "\u1100\u1161\u11a8\uac00\uac01\u00a9\u00ae\u2764"
+    "\U0001f468\U0001f469\U0001f3fd\U0001f1eb\U0001f1f7\U000e0067\U0001d15e"
+)
+
+
+@functools.cache
+def compiled(charsmap: bytes):
+    """Precompiled on one charsmap, in a tf.function over raw strings (built once)."""
+    normalizer = Precompiled(charsmap)
+    reference = normalizers.Precompiled(charsmap)
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
+    def normalize(strings):
+        return tf.strings.unicode_encode(normalizer.normalize(decode_utf8(strings)), "UTF-8")
+
+    def run(texts: list[str]) -> tuple[list[str], list[str]]:
+        output = normalize(tf.constant(texts, tf.string)).numpy().tolist() if texts else []
+        return [text.decode() for text in output], [reference.normalize_str(t) for t in texts]
+
+    return run
+
+
+PROBE_CONTEXT = "x\u0301\u0915\u094d\u00a9\u200d\u1100\u1161\u11a8\uac00\uac01\r"
+
+
+@functools.cache
+def identity_charsmap(code_points: tuple[int, ...]) -> bytes:
+    """A rule mapping each of these code points to itself: then `tokenizers` rewrites a grapheme
+    cluster shorter than 6 bytes that starts with one of them to that code point alone, which
+    shows where its clusters end."""
+    # SentencePiece cannot hold a rule for NUL, which `tokenizers` never looks up anyway.
+    return charsmap_from_rules(tuple((chr(cp), chr(cp)) for cp in code_points if cp))
+
+
+def _text_code_points() -> list[int]:
+    return [cp for cp in range(1, 0x110000) if not 0xD800 <= cp < 0xE000]
+
+
+def test_grapheme_table_is_what_the_generator_builds():
+    """Drift check: the checked-in grapheme_break.npz is tests/generate_grapheme_tables.py's."""
+    np.testing.assert_array_equal(load_grapheme_properties(), build_grapheme_properties())
+
+
+@pytest.mark.parametrize("rule", RULES)
+def test_precompiled_matches_tokenizers_on_hard_strings(rule):
+    ours, theirs = compiled(rule_charsmap(rule))(hard_multilingual_strings())
+    assert ours == theirs
+
+
+@pytest.mark.parametrize("rule", RULES)
+@settings(max_examples=200, deadline=None)
+@given(texts=st.lists(st.text(alphabet=INTERESTING, max_size=24), min_size=1, max_size=8))
+def test_precompiled_matches_tokenizers_on_generated_text(rule, texts):
+    ours, theirs = compiled(rule_charsmap(rule))(texts)
+    assert ours == theirs
+
+
+@settings(max_examples=100, deadline=None)
+@given(texts=st.lists(st.text(max_size=16), min_size=1, max_size=8))
+def test_precompiled_matches_tokenizers_on_any_unicode(texts):
+    texts = [text.encode("utf-8", "replace").decode() for text in texts]
+    ours, theirs = compiled(rule_charsmap("nmt_nfkc"))(texts)
+    assert ours == theirs
+
+
+def _probes(ch: str) -> str:
+    """Short clusters around one code point, one per rule of UAX #29 it can take part in,
+    separated by line feeds (which always break clusters)."""
+    return "\n".join(
+        [
+            f"x{ch}x",  # GB9, GB9a (joins after x), GB9b (x joins after it)
+            f"{ch}\u0301",  # GB4 (a control breaks before a mark)
+            f"\u0915\u094d{ch}\u0301",  # GB9c: a consonant after a linker
+            f"\u0915{ch}\u0915\u0301",  # GB9c: a linker between consonants
+            f"\u0915\u094d{ch}\u0915\u0301",  # GB9c: InCB=Extend between linker and consonant
+            f"{ch}\u094d\u0915\u0301",  # GB9c: the consonant before a linker
+            f"\u00a9\u200d{ch}\u0301",  # GB11: an emoji after a ZWJ
+            f"\u00a9{ch}\u200d\u00a9\u0301",  # GB11: Extend between emoji and ZWJ
+            f"{ch}\u200d\u00a9\u0301",  # GB11: the emoji before a ZWJ
+            f"\u1100{ch}\u0301",  # GB6
+            f"{ch}\u1161\u0301",  # GB6, GB7: an L or LV before a vowel
+            f"{ch}\u11a8\u0301",  # GB7, GB8: an LV or LVT before a trailing consonant
+            f"\uac00{ch}\u0301",  # GB7
+            f"\uac01{ch}\u0301",  # GB8
+            f"\r{ch}",  # GB3
+        ]
+    )
+
+
+def _check_probes(code_points: list[int]) -> None:
+    run = compiled(identity_charsmap(tuple(sorted({*code_points, *map(ord, PROBE_CONTEXT)}))))
+    for start in range(0, len(code_points), 100_000):
+        texts = [_probes(chr(cp)) for cp in code_points[start : start + 100_000]]
+        ours, theirs = run(texts)
+        wrong = [
+            text
+            for text, mine, reference in zip(texts, ours, theirs, strict=True)
+            if mine != reference
+        ]
+        assert not wrong, f"{len(wrong)} probes differ, first {wrong[0]!r}"
+
+
+def test_grapheme_clusters_match_tokenizers_for_code_points_with_a_property():
+    """Each probe shows where `tokenizers` (the Rust unicode-segmentation crate) puts cluster
+    boundaries, for every code point that is not plain "Other" and a sample of the rest."""
+    properties = load_grapheme_properties()
+    _check_probes(
+        [
+            cp
+            for index, cp in enumerate(_text_code_points())
+            if properties[cp] != OTHER or index % 97 == 0
+        ]
+    )
+
+
+@pytest.mark.slow
+def test_grapheme_clusters_match_tokenizers_for_every_code_point():
+    """The same probes for all 1.1M code points (about two minutes)."""
+    _check_probes(_text_code_points())
+
+
+@settings(max_examples=200, deadline=None)
+@given(texts=st.lists(st.text(alphabet=INTERESTING, max_size=24), min_size=1, max_size=8))
+def test_grapheme_clusters_match_tokenizers_in_context(texts):
+    """Clusters of whole generated strings (regional indicator pairs, emoji sequences, Hangul
+    syllables, conjuncts, prepended marks), shown by the identity charsmap."""
+    ours, theirs = compiled(identity_charsmap(tuple(sorted(map(ord, INTERESTING)))))(texts)
+    assert ours == theirs
+
+
+SHORTEST_KEY_RULES = (
+    ("a", "A"),
+    ("ab", "X"),  # never used: "a" is a shorter key, and "a", "b" are separate clusters
+    ("e\u0301", "\u00c9"),
+    ("e\u0301\u0316", "Q"),  # longer than the shortest matching key "e" + U+0301
+    ("\u0301", "'"),
+    ("\u200b", ""),
+    ("\r", "R"),
+    ("\ufb01", "fi"),
+    ("\u304b\u3099", "\u304c"),
+    ("x\u200d", "Z"),
+)
+
+
+SHORTEST_KEY_ALPHABET = "abex\r\n\u0301\u0316\u200b\u200d\ufb01\u304b\u3099\U0001f600"
+
+
+@settings(max_examples=300, deadline=None)
+@given(texts=st.lists(st.text(alphabet=SHORTEST_KEY_ALPHABET, max_size=20), min_size=1, max_size=8))
+def test_shortest_matching_key_replaces_the_whole_cluster(texts):
+    ours, theirs = compiled(charsmap_from_rules(SHORTEST_KEY_RULES))(texts)
+    assert ours == theirs
+
+
+def test_the_shortest_key_drops_the_rest_of_its_cluster():
+    ours, theirs = compiled(charsmap_from_rules(SHORTEST_KEY_RULES))(
+        ["e\u0301\u0316", "\r\n", "a\u0301b", "ab"]
+    )
+    assert ours == theirs == ["\u00c9", "R", "Ab", "Ab"]
+
+
+def test_placeholders_pass_unchanged_and_cut_the_text():
+    """An added token's placeholder is kept, and the text on each side is normalized as a
+    separate string (no cluster, and so no rule, reaches across it)."""
+    normalizer = Precompiled(charsmap_from_rules(SHORTEST_KEY_RULES))
+    reference = normalizers.Precompiled(charsmap_from_rules(SHORTEST_KEY_RULES))
+    pieces = [["e", "\u0301x"], ["\r", "\n"], ["", "a"], ["\u00a9\u200d", "\u00a9\u0301"]]
+    placeholder = ADDED_TOKEN_BASE + 3
+    texts = ragged_code_points(
+        [[*map(ord, left), placeholder, *map(ord, right)] for left, right in pieces]
+    )
+    expected = [
+        [*map(ord, reference.normalize_str(left)), placeholder]
+        + list(map(ord, reference.normalize_str(right)))
+        for left, right in pieces
+    ]
+    assert normalizer.normalize(texts).to_list() == expected
+
+
+def test_charsmap_rules_decode_to_the_rules_it_was_built_from():
+    rules = read_precompiled_charsmap(charsmap_from_rules(SHORTEST_KEY_RULES), "test")
+    assert rules == {key: value for key, value in SHORTEST_KEY_RULES if len(key.encode()) <= 5}
+
+
+def test_saved_model_round_trip(tmp_path):
+    module = tf.Module()
+    module.normalizer = Precompiled(rule_charsmap("nmt_nfkc"))
+    module.normalize = tf.function(
+        lambda strings: tf.strings.unicode_encode(
+            module.normalizer.normalize(decode_utf8(strings)), "UTF-8"
+        ),
+        input_signature=[tf.TensorSpec([None], tf.string)],
+    )
+    tf.saved_model.save(module, str(tmp_path))
+    loaded = tf.saved_model.load(str(tmp_path))
+    texts = ["ﬁ ｶﾞ e\u0301 ①", ""]
+    reference = normalizers.Precompiled(rule_charsmap("nmt_nfkc"))
+    output = loaded.normalize(tf.constant(texts)).numpy().tolist()
+    assert [text.decode() for text in output] == [reference.normalize_str(t) for t in texts]
+
+
+def _spec(charsmap: bytes) -> dict:
+    return {"type": "Precompiled", "precompiled_charsmap": base64.b64encode(charsmap).decode()}
+
+
+def _one_key_trie(key: bytes, replacements: bytes, value: int = 0) -> bytes:
+    """A hand-made double array holding one key whose replacement starts at ``value``."""
+    units = [0] * 1024 * (len(key) + 2)
+    units[0] = 1024 << 10  # the root's children start at offset 1024
+    base = 1024
+    for depth, byte in enumerate(key):
+        position = base ^ byte
+        base = 1024 * (depth + 2)
+        has_leaf = 1 << 8 if depth == len(key) - 1 else 0
+        units[position] = ((position ^ base) << 10) | has_leaf | byte
+    units[base] = (1 << 31) | value
+    header = struct.pack("<I", 4 * len(units))
+    return header + struct.pack(f"<{len(units)}I", *units) + replacements
+
+
+def test_hand_made_trie_is_read_as_tokenizers_reads_it():
+    charsmap = _one_key_trie("é".encode(), b"E\0")
+    assert read_precompiled_charsmap(charsmap, "test") == {"é": "E"}
+    assert normalizers.Precompiled(charsmap).normalize_str("xé") == "xE"
+
+
+@pytest.mark.parametrize(
+    "charsmap, message",
+    [
+        (b"\x01\x00", "too few for its header"),
+        (struct.pack("<I", 4000) + b"\0" * 40, "4000-byte trie"),
+        (struct.pack("<I", 0), "0-byte trie"),
+        (_one_key_trie(b"\xc3", b"E\0"), "not whole UTF-8 characters"),
+        (_one_key_trie("é".encode(), b"\xff\0"), "not UTF-8"),
+        (_one_key_trie("é".encode(), "ü".encode(), value=1), "inside a character"),
+    ],
+)
+def test_unreadable_charsmaps_are_refused(charsmap, message):
+    with pytest.raises(TokenizerSpecError, match=message) as error:
+        normalizer_from_json(_spec(charsmap), "tokenizer.json, normalizer")
+    assert "tokenizer.json, normalizer: precompiled_charsmap" in str(error.value)
+
+
+@pytest.mark.parametrize(
+    "spec, message",
+    [
+        ({"type": "Precompiled"}, "missing 'precompiled_charsmap'"),
+        ({"type": "Precompiled", "precompiled_charsmap": None}, "must be a string"),
+        ({"type": "Precompiled", "precompiled_charsmap": "not base64!"}, "not base64"),
+    ],
+)
+def test_bad_options_are_refused(spec, message):
+    with pytest.raises(TokenizerSpecError, match=message):
+        normalizer_from_json(spec, "normalizer")
+
+
+def test_regional_indicators_pair_up():
+    """GB12/GB13 cannot change what Precompiled outputs (a cluster holding a regional indicator
+    is never shorter than 6 bytes unless it is the indicator alone), so check the clusters."""
+    flags = "\U0001f1eb\U0001f1f7\U0001f1e9\U0001f1ea\U0001f1ee"  # FR, DE, then a lone I
+    texts = ragged_code_points([list(map(ord, flags)), list(map(ord, "a" + flags[:3]))])
+    starts = GraphemeClusters().cluster_starts(texts).numpy().tolist()
+    assert starts == [True, False, True, False, True] + [True, True, False, True]

@@ -1,0 +1,147 @@
+"""Extended grapheme clusters (Unicode UAX #29) of whole batches of code points.
+
+The ``Precompiled`` normalizer of Hugging Face `tokenizers` walks the text one extended grapheme
+cluster at a time, as the Rust ``unicode-segmentation`` crate (1.13, Unicode 17.0) cuts it. This
+module finds the same cluster starts with vectorized ops: every rule of UAX #29 compares a code
+point with the one before it, and the three rules that look further back (GB9c Indic conjuncts,
+GB11 emoji ZWJ sequences, GB12/GB13 regional indicator pairs) only need the position of the last
+code point of some kind before each one, found for all code points at once by counting.
+
+Each code point has one ``category`` (the crate's ``GraphemeCat``: its Grapheme_Cluster_Break
+value, or Extended_Pictographic, or InCB=Consonant; the three never overlap) and two Indic conjunct
+flags. They are stored in ``grapheme_break.npz``, written by ``tests/generate_grapheme_tables.py``
+from Unicode 17.0 data and checked code point by code point against `tokenizers` by
+``tests/text/test_precompiled.py``.
+"""
+
+from __future__ import annotations
+
+import functools
+import pathlib
+
+import numpy as np
+import tensorflow as tf
+
+from tfst.text.code_point_maps import CodePointProperty
+
+TABLE_PATH = pathlib.Path(__file__).with_name("grapheme_break.npz")
+
+# Categories, the low bits of the stored property. Control is 0 because placeholders read
+# property 0 (``CodePointProperty``): an added token then breaks clusters on both sides, the same
+# as the text on either side being separate strings.
+CONTROL = 0
+OTHER = 1
+CR = 2
+LF = 3
+EXTEND = 4
+ZWJ = 5
+REGIONAL_INDICATOR = 6
+PREPEND = 7
+SPACING_MARK = 8
+HANGUL_L = 9
+HANGUL_V = 10
+HANGUL_T = 11
+HANGUL_LV = 12
+HANGUL_LVT = 13
+EXTENDED_PICTOGRAPHIC = 14
+INCB_CONSONANT = 15
+CATEGORY_MASK = 0x0F
+# Indic_Conjunct_Break flags (GB9c): the code points allowed between two conjoined consonants.
+INCB_EXTEND = 0x10
+INCB_LINKER = 0x20
+
+
+@functools.cache
+def load_grapheme_properties() -> np.ndarray:
+    """The stored property (category | flags) of every code point, read once per process."""
+    with np.load(TABLE_PATH) as archive:
+        return archive["properties"]
+
+
+def _is_any(category: tf.Tensor, *values: int) -> tf.Tensor:
+    result = tf.equal(category, values[0])
+    for value in values[1:]:
+        result |= tf.equal(category, value)
+    return result
+
+
+def _last_position_before(stops: tf.Tensor) -> tf.Tensor:
+    """For each position, the largest earlier position where ``stops`` holds, or -1.
+
+    Core TensorFlow has no cumulative maximum; the count of stops before each position indexes
+    the list of stop positions (after a -1 for "none") instead.
+    """
+    stop_positions = tf.concat([[-1], tf.where(stops)[:, 0]], axis=0)
+    return tf.gather(stop_positions, tf.cumsum(tf.cast(stops, tf.int64), exclusive=True))
+
+
+class GraphemeClusters(tf.Module):
+    """Finds where extended grapheme clusters start in a ``[texts, (code points)]`` batch.
+
+    Each text is segmented on its own (no rule looks across a text start), and added-token
+    placeholders are clusters of their own that no rule looks across either.
+    """
+
+    def __init__(self):
+        super().__init__(name="grapheme_clusters")
+        self._property = CodePointProperty(load_grapheme_properties().astype(np.int32))
+
+    def cluster_starts(self, texts: tf.RaggedTensor) -> tf.Tensor:
+        """Bool per code point of ``texts.values``: whether a grapheme cluster starts there."""
+        properties = self._property(texts.values)
+        category = tf.bitwise.bitwise_and(properties, CATEGORY_MASK)
+        is_linker = tf.bitwise.bitwise_and(properties, INCB_LINKER) != 0
+        is_conjunct_extend = tf.bitwise.bitwise_and(properties, INCB_EXTEND) != 0
+        position = tf.range(tf.size(category, out_type=tf.int64))
+        text_start = tf.gather(texts.row_starts(), texts.value_rowids())
+        is_text_start = tf.equal(position, text_start)
+        # The category before each code point (anything at a text start: that is a break anyway).
+        before = tf.concat([[CONTROL], category[:-1]], axis=0)
+
+        # GB9c: Consonant [Extend Linker]* Linker [Extend Linker]* x Consonant.
+        conjunct_run_start = _last_position_before(~(is_linker | is_conjunct_extend))
+        linkers_before = tf.cumsum(tf.cast(is_linker, tf.int64), exclusive=True)
+        linkers_through_run_start = tf.gather(linkers_before, conjunct_run_start + 1)
+        joins_conjunct = (
+            tf.equal(category, INCB_CONSONANT)
+            & (conjunct_run_start >= text_start)
+            & tf.equal(tf.gather(category, tf.maximum(conjunct_run_start, 0)), INCB_CONSONANT)
+            & (linkers_before > linkers_through_run_start)
+        )
+        # GB11: ExtPict Extend* ZWJ x ExtPict (the ZWJ is the code point before).
+        non_extend_before = _last_position_before(tf.not_equal(category, EXTEND))
+        emoji_base = tf.gather(non_extend_before, tf.maximum(position - 1, 0))
+        joins_emoji = (
+            tf.equal(category, EXTENDED_PICTOGRAPHIC)
+            & tf.equal(before, ZWJ)
+            & (emoji_base >= text_start)
+            & tf.equal(tf.gather(category, tf.maximum(emoji_base, 0)), EXTENDED_PICTOGRAPHIC)
+        )
+        # GB12, GB13: regional indicators pair up; an odd run before means this one closes a pair.
+        non_indicator_before = tf.maximum(
+            _last_position_before(tf.not_equal(category, REGIONAL_INDICATOR)), text_start - 1
+        )
+        indicators_before = position - 1 - non_indicator_before
+        joins_flag = (
+            tf.equal(category, REGIONAL_INDICATOR)
+            & tf.equal(before, REGIONAL_INDICATOR)
+            & tf.equal(tf.math.floormod(indicators_before, 2), 1)
+        )
+
+        joins = (
+            (
+                tf.equal(before, HANGUL_L)
+                & _is_any(category, HANGUL_L, HANGUL_V, HANGUL_LV, HANGUL_LVT)
+            )
+            | (_is_any(before, HANGUL_LV, HANGUL_V) & _is_any(category, HANGUL_V, HANGUL_T))
+            | (_is_any(before, HANGUL_LVT, HANGUL_T) & tf.equal(category, HANGUL_T))
+            | _is_any(category, EXTEND, ZWJ, SPACING_MARK)
+            | tf.equal(before, PREPEND)
+            | joins_conjunct
+            | joins_emoji
+            | joins_flag
+        )
+        # GB4, GB5 (breaks around controls) outrank all the joins above; GB3 (CR x LF) outranks them.
+        around_control = _is_any(before, CONTROL, CR, LF) | _is_any(category, CONTROL, CR, LF)
+        crlf = tf.equal(before, CR) & tf.equal(category, LF)
+        return is_text_start | ~(crlf | (joins & ~around_control))
