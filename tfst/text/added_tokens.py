@@ -33,6 +33,7 @@ from tfst.text.code_points import (
     encode_utf8,
     is_added_token,
     is_row_start,
+    row_ids,
     texts_as_words,
 )
 from tfst.text.spec import TokenizerSpecError, option
@@ -116,14 +117,14 @@ class _Matcher(tf.Module):
         )
         # Pieces alternate text, match, text, ..., text.
         position = tf.range(tf.size(pieces.values, out_type=tf.int64)) - tf.gather(
-            pieces.row_starts(), pieces.value_rowids()
+            pieces.row_starts(), row_ids(pieces)
         )
         token = tf.where(tf.equal(position % 2, 1), self._table.lookup(pieces.values), -1)
         characters = decode_utf8(pieces.values)
         if self._has_context_rules:
             token = self._drop_non_single_words(characters, pieces, token)
         # A kept occurrence (never empty) becomes one placeholder in place of its first character.
-        character_piece = characters.value_rowids()
+        character_piece = row_ids(characters)
         character_token = tf.gather(token, character_piece)
         keep = (character_token < 0) | is_row_start(characters)
         values = tf.where(
@@ -153,8 +154,8 @@ class _Matcher(tf.Module):
         word_last = (lengths > 0) & _has(self._classes(last), PROPERTY_WORD)
         count = tf.size(token, out_type=tf.int64)
         index = tf.range(count)
-        row_start = tf.gather(pieces.row_starts(), pieces.value_rowids())
-        row_limit = tf.gather(pieces.row_limits(), pieces.value_rowids())
+        row_start = tf.gather(pieces.row_starts(), row_ids(pieces))
+        row_limit = tf.gather(pieces.row_limits(), row_ids(pieces))
 
         def word_at(step, is_word):
             """Whether the nearest non-empty piece ``step`` (±1, then ±2) away ends/starts with a
@@ -182,7 +183,7 @@ class _Matcher(tf.Module):
         solid = tf.where(~is_space)[:, 0]  # positions of everything but whitespace
         solid_count = tf.size(solid, out_type=tf.int64)
         solid_up_to = tf.cumsum(tf.cast(~is_space, tf.int64))  # inclusive count
-        row = texts.value_rowids()
+        row = row_ids(texts)
 
         def touches(solid_index, flags):
             """Whether the solid element ``solid_index`` is a token with ``flags`` in the same row."""
@@ -266,7 +267,9 @@ class AddedVocabulary(tf.Module):
             tf.minimum(words.row_starts(), tf.size(words.values, out_type=tf.int64)),
         )
         placeholder = is_added_token(first)
-        matched = self._normalized.match(encode_utf8(tf.ragged.boolean_mask(words, ~placeholder)))
+        matched = self._normalized.match(
+            encode_utf8(tf.gather(words, tf.where(~placeholder)[:, 0]))
+        )
         # Put the placeholder pieces back between the matched ones.
         placeholder_pieces = tf.RaggedTensor.from_row_lengths(
             tf.boolean_mask(first, placeholder),

@@ -23,6 +23,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfst.text.code_point_maps import CodePointProperty
+from tfst.text.code_points import row_ids
 
 TABLE_PATH = pathlib.Path(__file__).with_name("grapheme_break.npz")
 
@@ -93,7 +94,7 @@ class GraphemeClusters(tf.Module):
         is_linker = tf.bitwise.bitwise_and(properties, INCB_LINKER) != 0
         is_conjunct_extend = tf.bitwise.bitwise_and(properties, INCB_EXTEND) != 0
         position = tf.range(tf.size(category, out_type=tf.int64))
-        text_start = tf.gather(texts.row_starts(), texts.value_rowids())
+        text_start = tf.gather(texts.row_starts(), row_ids(texts))
         is_text_start = tf.equal(position, text_start)
         # The category before each code point (anything at a text start: that is a break anyway).
         before = tf.concat([[CONTROL], category[:-1]], axis=0)

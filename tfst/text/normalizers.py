@@ -26,6 +26,7 @@ from tfst.text.code_points import (
     is_added_token,
     is_row_start,
     keep_where,
+    row_ids,
     utf8_bytes,
     utf8_lengths,
 )
@@ -284,7 +285,7 @@ def _nearest_content_is_boundary(
         index = count - tf.cumsum(tf.cast(is_content, tf.int32), reverse=True)
     padded_position = tf.concat([[-1], content_position, [-1]], axis=0)
     nearest = tf.gather(padded_position, index + 1)
-    row = texts.value_rowids()
+    row = row_ids(texts)
     in_row = (nearest >= tf.cast(tf.gather(texts.row_starts(), row), tf.int32)) & (
         nearest < tf.cast(tf.gather(texts.row_limits(), row), tf.int32)
     )

@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 import tensorflow as tf
 
 from tfst.text.code_point_maps import CodePointProperty
-from tfst.text.code_points import is_added_token, is_row_start, split_words
+from tfst.text.code_points import is_added_token, is_row_start, row_ids, split_words
 from tfst.text.spec import TokenizerSpecError, build_component, choice, option
 from tfst.text.unicode_tables import (
     PROPERTY_PUNCTUATION,
@@ -166,13 +166,11 @@ class Metaspace(PreTokenizer):
     def _prepend(self, pieces, code_points, words):
         """``pieces`` (``[words, (code points)]``) with the replacement put before the words that
         get it; ``code_points`` are their values with spaces already replaced."""
-        word_of = pieces.value_rowids()
+        word_of = row_ids(pieces)
         prefixed = is_row_start(pieces) & ~tf.equal(code_points, self.replacement)
         prefixed &= ~is_added_token(code_points)
         if self.prepend_scheme == "first":
-            first_word_of_text = tf.gather(
-                words.row_starts(), tf.gather(words.value_rowids(), word_of)
-            )
+            first_word_of_text = tf.gather(words.row_starts(), tf.gather(row_ids(words), word_of))
             prefixed &= tf.equal(word_of, first_word_of_text)
         copies = 1 + tf.cast(prefixed, tf.int32)
         # Of the two copies of a prefixed word's first code point, the first is the replacement.

@@ -24,6 +24,7 @@ outputs; invalid UTF-8 reads as U+FFFD.
 from __future__ import annotations
 
 import copy
+from types import MappingProxyType
 from typing import Any
 
 import keras
@@ -101,7 +102,8 @@ class Tokenizer(keras.layers.Layer):
                 raise ValueError(f"{name} must be one of {SIDES}, got {value!r}")
         if ops not in WORDPIECE_OPS:
             raise ValueError(f"ops must be one of {WORDPIECE_OPS}, got {ops!r}")
-        self.tokenizer_json = tokenizer_json
+        # Read-only mappings: Keras and TensorFlow would track (and walk) a plain dict.
+        self.tokenizer_json = MappingProxyType(tokenizer_json)
         self.pad_token_id = int(pad_token_id)
         self.special_tokens = dict(special_tokens or {})
         self.return_token_type_ids = bool(return_token_type_ids)
@@ -135,8 +137,9 @@ class Tokenizer(keras.layers.Layer):
         self.added_vocabulary = AddedVocabulary(
             self.added_tokens, self.normalizer, split_special_tokens=self.split_special_tokens
         )
-        self._token_ids = {token: index for index, token in enumerate(self.model.vocabulary())}
-        self._token_ids.update({token.content: token.id for token in self.added_tokens})
+        token_ids = {token: index for index, token in enumerate(self.model.vocabulary())}
+        token_ids.update({token.content: token.id for token in self.added_tokens})
+        self._token_ids = MappingProxyType(token_ids)
         self._max_length = tf.Variable(1, dtype=tf.int32, trainable=False, name="max_length")
         self.max_length = max_length
         # Eager calls run one traced graph: op-by-op dispatch of hundreds of small ops is slow.
@@ -247,7 +250,7 @@ class Tokenizer(keras.layers.Layer):
             tf.concat([word_code_points.values, [0]], axis=0), word_code_points.row_starts()
         )
         placeholder = is_added_token(first)
-        model_ids = self.model.tokenize(tf.ragged.boolean_mask(word_code_points, ~placeholder))
+        model_ids = self.model.tokenize(tf.gather(word_code_points, tf.where(~placeholder)[:, 0]))
         added_ids = tf.gather(
             self.added_vocabulary.ids, tf.boolean_mask(first, placeholder) - ADDED_TOKEN_BASE
         )
@@ -321,7 +324,7 @@ class Tokenizer(keras.layers.Layer):
     def get_config(self) -> dict:
         config = super().get_config()
         config.update(
-            tokenizer_json=copy.deepcopy(self.tokenizer_json),
+            tokenizer_json=copy.deepcopy(dict(self.tokenizer_json)),
             pad_token_id=self.pad_token_id,
             special_tokens=dict(self.special_tokens),
             return_token_type_ids=self.return_token_type_ids,

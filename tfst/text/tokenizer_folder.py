@@ -25,7 +25,7 @@ from typing import Any
 
 from tfst.text.added_tokens import AddedToken
 from tfst.text.models.wordpiece import vocabulary_from_json
-from tfst.text.spec import TokenizerSpecError
+from tfst.text.spec import TokenizerSpecError, serde_json_float
 
 # transformers' model_max_length when a tokenizer config gives none.
 UNBOUNDED_LENGTH = int(1e30)
@@ -167,7 +167,8 @@ def _read_files(folder: Path) -> TokenizerFiles:
 def _read_json_object(path: Path) -> dict[str, Any]:
     try:
         with open(path, encoding="utf-8") as file:
-            value = json.load(file)
+            # Unigram scores must be the floats `tokenizers` reads (see serde_json_float).
+            value = json.load(file, parse_float=serde_json_float)
     except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as error:
         raise TokenizerSpecError(f"{path} is not valid JSON: {error}") from None
     if not isinstance(value, dict):
@@ -445,7 +446,7 @@ def tokenizer_files(tokenizer, model_max_length: int) -> dict[str, Any]:
     run that JSON as it is, with the same named special tokens and sides. A WordPiece model also
     gets ``vocab.txt``, which older loaders read. JSON contents are dicts, text files strings.
     """
-    pipeline = tokenizer.tokenizer_json
+    pipeline = dict(tokenizer.tokenizer_json)
     config = {
         "tokenizer_class": "PreTrainedTokenizerFast",
         "model_max_length": model_max_length,

@@ -27,7 +27,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfst.text.code_point_maps import CodePointMap, CodePointProperty
-from tfst.text.code_points import is_row_start, keep_where
+from tfst.text.code_points import is_row_start, keep_where, row_ids
 
 TABLES_PATH = pathlib.Path(__file__).with_name("normalization_tables.npz")
 NUM_CODE_POINTS = 0x110000
@@ -181,7 +181,7 @@ class UnicodeNormalization(tf.Module):
         is_starter = tf.equal(classes, 0)
         composes_second = tf.not_equal(tf.bitwise.bitwise_and(properties, COMPOSES_SECOND), 0)
         is_composee = is_starter & ~composes_second
-        row_start = tf.cast(tf.gather(texts.row_starts(), texts.value_rowids()), tf.int32)
+        row_start = tf.cast(tf.gather(texts.row_starts(), row_ids(texts)), tf.int32)
         composee_position = _positions(is_composee)
         owner = _last_at_or_before(is_composee, composee_position, row_start)
         starter_position = _positions(is_starter)

@@ -34,7 +34,7 @@ from collections.abc import Sequence
 import numpy as np
 import tensorflow as tf
 
-from tfst.text.code_points import utf8_bytes, utf8_lengths
+from tfst.text.code_points import row_ids, utf8_bytes, utf8_lengths
 from tfst.text.models.base import TokenizerModel
 from tfst.text.spec import TokenizerSpecError, option
 
@@ -73,7 +73,7 @@ class Unigram(TokenizerModel):
         where: str = "Unigram",
     ):
         super().__init__(name="unigram")
-        self._pieces = [piece for piece, _ in vocab]
+        self._pieces = tuple(piece for piece, _ in vocab)  # a tuple: not tracked by TensorFlow
         scores = np.asarray([score for _, score in vocab], dtype=np.float64)
         if not self._pieces:
             raise TokenizerSpecError(f"{where}: vocab is empty; Unigram needs at least <unk>")
@@ -142,7 +142,7 @@ class Unigram(TokenizerModel):
     def tokenize(self, words: tf.RaggedTensor) -> tf.RaggedTensor:
         code_points = words.values
         word_length = words.row_lengths()
-        word_of = words.value_rowids()
+        word_of = row_ids(words)
         position = tf.range(tf.size(code_points, out_type=tf.int64))
         index_in_word = position - tf.gather(words.row_starts(), word_of)
         # All words as one UTF-8 string, so every candidate piece is a substring of it.

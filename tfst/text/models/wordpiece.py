@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 from typing import Any
 
 import tensorflow as tf
@@ -77,8 +78,12 @@ class WordPiece(TokenizerModel):
         super().__init__(name="wordpiece")
         if ops not in WORDPIECE_OPS:
             raise ValueError(f"ops must be one of {WORDPIECE_OPS}, got {ops!r}")
-        self._vocabulary = list(vocabulary)
-        self._token_ids = {token: index for index, token in enumerate(self._vocabulary)}
+        # A tuple and a read-only mapping: TensorFlow would wrap (and walk) a list or a dict
+        # assigned to a module, which costs seconds for a large vocabulary.
+        self._vocabulary = tuple(vocabulary)
+        self._token_ids = MappingProxyType(
+            {token: index for index, token in enumerate(self._vocabulary)}
+        )
         if unk_token not in self._token_ids:
             raise TokenizerSpecError(f"the WordPiece unk_token {unk_token!r} is not in the vocab")
         self.unk_token = unk_token
