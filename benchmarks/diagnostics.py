@@ -91,7 +91,7 @@ def torch_matmul_step(dtype: str, device: str) -> Step:
 
 
 def torch_projection_floor(model, texts: list[str], device: str) -> dict:
-    """Milliseconds of the projection chain in PyTorch (``nn.Linear``), ``{"tokens", "pytorch"}``."""
+    """Milliseconds of the projection chain in PyTorch (``nn.Linear``): ``tokens``, ``pytorch``."""
     import torch
 
     counts = model.tokenize(texts)["attention_mask"].sum(dim=1)  # ids come padded

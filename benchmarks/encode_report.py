@@ -107,7 +107,8 @@ def markdown(results: dict) -> str:
             f"(0.7 × PyTorch's p50 latency is {budget:.2f} ms):",
             "",
             f"- PyTorch (`nn.Linear`): {floor['pytorch']['pytorch']:.2f}",
-            f"- TensorFlow, as tfst's encoder runs them (oneDNN): {floor['tfst']['tensorflow']:.2f}",
+            "- TensorFlow, as tfst's encoder runs them (oneDNN): "
+            f"{floor['tfst']['tensorflow']:.2f}",
             f"- TFLite interpreter (XNNPack): {floor['tfst']['tflite']:.2f}",
         ]
     return "\n".join(lines)
