@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 
 import tensorflow as tf
 
+from tfst.text.regex import PatternMatcher, pattern_from_json, replace_matches
 from tfst.text.spec import build_component, option
 
 
@@ -60,7 +61,29 @@ class Sequence(Normalizer):
         return texts
 
 
-NORMALIZERS: dict[str, type[Normalizer]] = {cls.type_name: cls for cls in (Sequence,)}
+class Replace(Normalizer):
+    """Replaces every match of a pattern (``String``: literal text, ``Regex``: Oniguruma) with
+    ``content``, in each piece of text between added tokens."""
+
+    type_name = "Replace"
+
+    def __init__(self, pattern: PatternMatcher, content: str):
+        super().__init__(name="replace")
+        self.pattern = pattern
+        self.content = [ord(char) for char in content]
+
+    @classmethod
+    def from_json(cls, spec, where):
+        return cls(
+            pattern_from_json(option(spec, "pattern", dict, where), f"{where}.pattern"),
+            option(spec, "content", str, where),
+        )
+
+    def normalize(self, texts):
+        return replace_matches(texts, self.pattern, self.content)
+
+
+NORMALIZERS: dict[str, type[Normalizer]] = {cls.type_name: cls for cls in (Sequence, Replace)}
 
 
 def normalizer_from_json(spec: Mapping[str, Any], where: str) -> Normalizer:
