@@ -21,6 +21,7 @@ from tfst.text.character_classes import (
     CATEGORY_GROUPS,
     GENERAL_CATEGORIES,
     NUMERIC,
+    ONIG_CLASS_WORD,
     ONIG_DIGIT,
     ONIG_HEX_DIGIT,
     ONIG_SPACE,
@@ -72,18 +73,27 @@ def _onig_class(pattern: str) -> np.ndarray:
 
 
 def _probe_general_category() -> np.ndarray:
-    leaves = {name: _onig_class(rf"\p{{{name}}}") for name in GENERAL_CATEGORIES if name != "Cs"}
+    """Each code point's general category: the one-letter groups over all code points, then
+    each category over its group's code points only (to keep the probed text short)."""
     category = np.full(NUM_CODE_POINTS, 255, dtype=np.uint8)
     category[SURROGATES.start : SURROGATES.stop] = GENERAL_CATEGORIES.index("Cs")
-    for name, mask in leaves.items():
-        assert not (category[mask] != 255).any(), f"\\p{{{name}}} overlaps another category"
-        category[mask] = GENERAL_CATEGORIES.index(name)
-    assert (category != 255).all(), "some code points are in no general category"
     for group, members in CATEGORY_GROUPS.items():
-        expected = np.isin(category, [GENERAL_CATEGORIES.index(name) for name in members])
-        probed = _onig_class(rf"\p{{{group}}}")
-        probed[SURROGATES.start : SURROGATES.stop] = expected[SURROGATES.start : SURROGATES.stop]
-        assert (probed == expected).all(), f"\\p{{{group}}} is not the union of {members}"
+        if group == "LC":
+            continue
+        in_group = _onig_class(rf"\p{{{group}}}")
+        assert (category[in_group] == 255).all(), f"\\p{{{group}}} overlaps another group"
+        text = "".join(map(chr, np.flatnonzero(in_group)))
+        for name in members:
+            if name == "Cs":
+                continue
+            in_category = np.zeros(NUM_CODE_POINTS, dtype=bool)
+            in_category[np.flatnonzero(in_group)] = _matched(rf"(?:\p{{{name}}})+", text)
+            assert (category[in_category] == 255).all(), f"\\p{{{name}}} overlaps another"
+            category[in_category] = GENERAL_CATEGORIES.index(name)
+        assert (category[in_group] != 255).all(), f"\\p{{{group}}} is more than {members}"
+    assert (category != 255).all(), "some code points are in no general category"
+    cased = np.isin(category, [GENERAL_CATEGORIES.index(name) for name in CATEGORY_GROUPS["LC"]])
+    assert (_onig_class(r"\p{LC}") == cased).all(), "\\p{LC} is not Lu, Ll and Lt"
     return category
 
 
@@ -92,10 +102,14 @@ def _probe_flags() -> np.ndarray:
     for flag, pattern in (
         (ONIG_SPACE, r"\s"),
         (ONIG_WORD, r"\w"),
+        (ONIG_CLASS_WORD, r"[\w]"),
         (ONIG_DIGIT, r"\d"),
         (ONIG_HEX_DIGIT, r"\h"),
     ):
         flags[_onig_class(pattern)] |= flag
+    # Only \w means something else inside brackets; the parser relies on the others not to.
+    for pattern in (r"\s", r"\d", r"\h"):
+        assert (_onig_class(pattern) == _onig_class(f"[{pattern}]")).all(), pattern
 
     length = len(ALL_TEXT)
     punctuation = pre_tokenizers.Punctuation("removed").pre_tokenize_str(ALL_TEXT)

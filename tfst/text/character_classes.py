@@ -42,7 +42,7 @@ CATEGORY_GROUPS = {
 
 # Bits of the `flags` array: what each engine answers for a code point.
 ONIG_SPACE = 1  # Oniguruma \s
-ONIG_WORD = 2  # Oniguruma \w
+ONIG_WORD = 2  # Oniguruma \w outside brackets
 ONIG_DIGIT = 4  # Oniguruma \d
 ONIG_HEX_DIGIT = 8  # Oniguruma \h
 PUNCTUATION = 16  # the Punctuation pre-tokenizer splits on it (unicode_categories + ASCII)
@@ -50,6 +50,7 @@ NUMERIC = 32  # the Digits pre-tokenizer splits on it (Rust char::is_numeric)
 WHITESPACE = 64  # the WhitespaceSplit pre-tokenizer splits on it (Rust char::is_whitespace)
 REGEX_WORD = 128  # \w of the Whitespace pre-tokenizer's `\w+|[^\w\s]+` (Rust regex crate)
 REGEX_SPACE = 256  # \s of that pattern
+ONIG_CLASS_WORD = 512  # Oniguruma \w inside brackets, which leaves out ¹ ² ³ ¼ ½ ¾
 
 
 @functools.cache

@@ -55,6 +55,7 @@ from tfst.text import character_classes
 from tfst.text.character_classes import (
     CATEGORY_GROUPS,
     GENERAL_CATEGORIES,
+    ONIG_CLASS_WORD,
     ONIG_DIGIT,
     ONIG_HEX_DIGIT,
     ONIG_SPACE,
@@ -65,6 +66,7 @@ from tfst.text.code_points import (
     is_added_token,
     is_row_end,
     is_row_start,
+    keep_where,
     split_words,
     texts_as_words,
 )
@@ -443,7 +445,10 @@ class _Parser:
             self.position = digits.end()
             return self.code_point(int(digits.group(), 16), start)
         if char.lower() in _TYPE_ESCAPES:
-            code_points = _flag_set(_TYPE_ESCAPES[char.lower()])
+            flag = _TYPE_ESCAPES[char.lower()]
+            if flag == ONIG_WORD and in_class:
+                flag = ONIG_CLASS_WORD  # Oniguruma's \w differs inside brackets (¹²³¼½¾)
+            code_points = _flag_set(flag)
             return (code_points.complement() if char.isupper() else code_points), None
         if char in "pP":
             return self.property(negated=char == "P", start=start), None
@@ -899,8 +904,12 @@ def split_on_matches(
     """Cut the words of ``[texts, (words), (code points)]`` as ``NormalizedString::split`` does
     with a pattern (``invert``: with ``Invert(pattern)``, gaps and matches swapped)."""
     lengths = matcher.find_matches(words.values)
-    odd, first = _piece_positions(lengths)
-    is_match = odd != invert
+    odd, _ = _piece_positions(lengths)
+    # find_matches gives no empty gap (between two matches, or before a match at the start).
+    present = odd | (lengths.values > 0)
+    lengths = keep_where(lengths, present)
+    first = is_row_start(lengths)
+    is_match = tf.boolean_mask(odd, present) != invert
     previous_is_match = tf.concat([[False], is_match[:-1]], axis=0) & ~first
     if behavior in ("Removed", "Isolated"):
         starts_word = tf.ones_like(is_match)
@@ -964,8 +973,11 @@ def replace_matches(
     source = tf.gather(tf.cumsum(lengths.values, exclusive=True), output_piece) + offset
     values = tf.where(
         from_content,
-        tf.gather(tf.constant(list(content) + [0], tf.int32), tf.where(from_content, offset, 0)),
-        tf.gather(words.values, tf.where(from_content, 0, source)),
+        tf.gather(
+            tf.constant([*content, 0], tf.int32),
+            tf.where(from_content, offset, tf.zeros_like(offset)),
+        ),
+        tf.gather(words.values, tf.where(from_content, tf.zeros_like(source), source)),
     )
     word_lengths = tf.math.unsorted_segment_sum(
         output_lengths, lengths.value_rowids(), lengths.nrows()
