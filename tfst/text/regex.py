@@ -312,8 +312,9 @@ class _Parser:
             return Chars(code_points)
         if not ignore_case:
             return Chars(code_points, literal)
+        code_points = _fold_closure(code_points)
         _refuse_multi_char_fold(self, code_points)
-        return Chars(_fold_closure(code_points), literal, ignore_case=True)
+        return Chars(code_points, literal, ignore_case=True)
 
     def group(self, ignore_case: bool, dotall: bool):
         start = self.position
@@ -486,10 +487,10 @@ class _Parser:
                 raise self.error(
                     "nested or intersected classes under (?i) are not supported", start
                 )
-            _refuse_multi_char_fold(self, code_points, start)
             # A bracket class folds all its members, properties included, before negation:
             # (?i)[^\p{Lu}] matches neither 'A' nor 'a'.
             code_points = _fold_closure(code_points)
+            _refuse_multi_char_fold(self, code_points, start)
         return Chars(code_points.complement() if negated else code_points)
 
     def class_body(self) -> tuple[CodePointSet, bool, bool]:
@@ -569,6 +570,7 @@ def _fold_closure(code_points: CodePointSet) -> CodePointSet:
 
 
 def _refuse_multi_char_fold(parser: _Parser, code_points: CodePointSet, start: int | None = None):
+    """Refuse a (?i) set holding a character Oniguruma also matches with several (ß, ss)."""
     sources, _ = character_classes.multi_char_folds()
     inside = np.asarray(sorted(sources), dtype=np.int64)
     inside = inside[code_points.contains(inside)]
@@ -650,10 +652,11 @@ def _check_tree(parser: _Parser, node) -> None:
 class TranslatedPattern:
     """An Oniguruma pattern as RE2 over symbols, and how to turn code points into symbols.
 
-    A code point's symbol is ``symbols[class * 2**lookahead_count + bits]``, where ``class`` is
-    ``class_of_code_point[cp]`` (``num_classes`` for a placeholder) and ``bits`` is
-    ``lookahead_bits[class of the next code point in the word]`` (``num_classes`` past the end):
-    bit j says whether that next code point is in the j-th look-ahead class.
+    A code point's symbol is the code point ``1 + class * 2**lookahead_count + bits``, where
+    ``class`` is ``class_of_code_point[cp]`` (``num_classes`` for a placeholder, which no class
+    of the pattern holds) and ``bits`` is ``lookahead_bits[class of the next code point in the
+    word]`` (``num_classes`` past the end): bit j says whether that next code point is in the
+    j-th look-ahead class.
     """
 
     source: str
@@ -662,7 +665,6 @@ class TranslatedPattern:
     num_classes: int
     lookahead_count: int
     lookahead_bits: np.ndarray
-    symbols: np.ndarray
 
 
 def translate_pattern(pattern: str, where: str, literal: bool = False) -> TranslatedPattern:
@@ -709,7 +711,7 @@ def translate_pattern(pattern: str, where: str, literal: bool = False) -> Transl
             membership[:, set_index[code_points]].astype(np.int32) << bit
         )
 
-    def symbol_class(chars: Chars, required: dict[int, bool]) -> str:
+    def symbol_class(chars: Chars, required: dict[int, int]) -> str:
         classes = np.flatnonzero(membership[:, set_index[chars.code_points]])
         bits = np.arange(width)
         allowed = np.ones(width, dtype=bool)
@@ -766,7 +768,6 @@ def translate_pattern(pattern: str, where: str, literal: bool = False) -> Transl
             0,
         )
 
-    symbols = np.arange(1, num_keys + 1, dtype=np.int32)
     return TranslatedPattern(
         source=pattern,
         re2=emit(tree),
@@ -774,7 +775,6 @@ def translate_pattern(pattern: str, where: str, literal: bool = False) -> Transl
         num_classes=num_classes,
         lookahead_count=lookahead_count,
         lookahead_bits=lookahead_bits,
-        symbols=symbols,
     )
 
 
@@ -829,10 +829,10 @@ class PatternMatcher(tf.Module):
 
     def __init__(self, translated: TranslatedPattern, where: str):
         super().__init__(name="pattern")
-        self.translated = translated
+        self.source = translated.source
+        self.re2 = translated.re2
         self._classes = CodePointProperty(translated.class_of_code_point)
         self._lookahead_bits = tf.constant(translated.lookahead_bits)
-        self._symbols = tf.constant(translated.symbols)
         self._placeholder_class = translated.num_classes
         self._width = 1 << translated.lookahead_count
         try:
@@ -857,10 +857,10 @@ class PatternMatcher(tf.Module):
             following = tf.concat([classes[1:], [self._placeholder_class]], axis=0)
             following = tf.where(is_row_end(words), self._placeholder_class, following)
             classes = classes * self._width + tf.gather(self._lookahead_bits, following)
-        symbols = words.with_values(tf.gather(self._symbols, classes))
+        symbols = words.with_values(classes + 1)
         marked = tf.strings.regex_replace(
             tf.strings.unicode_encode(symbols, "UTF-8"),
-            self.translated.re2,
+            self.re2,
             MATCH_MARK + b"\\0" + MATCH_MARK,
         )
         pieces = tf.strings.split(marked, sep=MATCH_MARK)
