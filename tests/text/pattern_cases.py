@@ -1,9 +1,10 @@
 """What the regex and splitting tests share: hard texts, and `tokenizers` as the reference.
 
 `hard_texts()` is the hard-string corpus plus cases aimed at patterns and splitting: runs of
-mixed whitespace, contractions, code, URLs, numbers, every Unicode space and punctuation
-character. `reference_pieces` asks Oniguruma (through a `tokenizers` Split) for the pieces
-`find_matches` gives; `tfst_pieces` reads the same from a tfst `PatternMatcher`.
+mixed whitespace, contractions, code, URLs, numbers, every Unicode space, punctuation and number
+character, and every character the engines of `tokenizers` disagree on. `reference_pieces` asks
+Oniguruma (through a `tokenizers` Split) for the pieces `find_matches` gives; `tfst_pieces`
+reads the same from a tfst `PatternMatcher`.
 """
 
 from __future__ import annotations
@@ -17,8 +18,12 @@ from hypothesis import strategies as st
 from tokenizers import Regex, pre_tokenizers
 
 from tfst.text.character_classes import (
+    NUMERIC,
+    ONIG_CLASS_WORD,
     ONIG_SPACE,
+    ONIG_WORD,
     PUNCTUATION,
+    REGEX_WORD,
     WHITESPACE,
     flag_mask,
     general_category_mask,
@@ -53,17 +58,22 @@ PATTERN_TEXTS = [
 
 
 @functools.cache
-def every_space_and_punctuation_text() -> list[str]:
-    """Every whitespace and punctuation character any engine knows, between letters."""
+def class_edge_texts() -> list[str]:
+    """Every space, punctuation and number character, and every character two engines
+    classify differently (Oniguruma's \\w inside and outside brackets, the regex crate's \\w),
+    each between letters and doubled."""
     chosen = flag_mask(ONIG_SPACE) | flag_mask(WHITESPACE) | flag_mask(PUNCTUATION)
+    chosen |= flag_mask(NUMERIC) | general_category_mask("Nd", "Nl", "No")
     chosen |= general_category_mask("Pc", "Pd", "Ps", "Pe", "Pi", "Pf", "Po", "Zs", "Zl", "Zp")
+    chosen |= flag_mask(ONIG_WORD) ^ flag_mask(ONIG_CLASS_WORD)
+    chosen |= flag_mask(ONIG_WORD) ^ flag_mask(REGEX_WORD)
     chars = [chr(cp) for cp in np.flatnonzero(chosen)]
     pieces = [f"a{ch}b {ch}{ch}c{ch} " for ch in chars]
     return ["".join(pieces[start : start + 40]) for start in range(0, len(pieces), 40)]
 
 
 def hard_texts() -> list[str]:
-    return ALL_HARD_STRINGS + PATTERN_TEXTS + every_space_and_punctuation_text()
+    return ALL_HARD_STRINGS + PATTERN_TEXTS + class_edge_texts()
 
 
 # Characters hypothesis mixes into texts: the classes patterns care about, and their edges.

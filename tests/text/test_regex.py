@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import re
 
 import numpy as np
 import pytest
@@ -20,12 +21,14 @@ from pattern_cases import hard_texts, reference_pieces, texts, tfst_pieces
 from tokenizers import Regex, pre_tokenizers
 
 from tfst.text.character_classes import GENERAL_CATEGORIES, load_character_classes
-from tfst.text.code_points import ADDED_TOKEN_BASE
+from tfst.text.code_points import ADDED_TOKEN_BASE, decode_utf8, texts_as_words
 from tfst.text.regex import (
     _CATEGORY_LONG_NAMES,
     PROPERTY_CATEGORIES,
+    SPLIT_BEHAVIORS,
     PatternMatcher,
     pattern_from_json,
+    split_on_matches,
     translate_pattern,
 )
 from tfst.text.spec import TokenizerSpecError
@@ -162,6 +165,7 @@ REFUSED = [
     (r"[a-c-e]", "after a range"),
     (r"\0101", "escape '\\0'"),
     (r"\cA", "escape '\\c'"),
+    (r"a(?!b)a(?!c)a(?!d)a(?!e)", "more than 3 different look-ahead classes"),
 ]
 
 
@@ -267,6 +271,14 @@ def test_construct_refused_with_a_clear_error(pattern, construct):
     assert construct in message
 
 
+def test_pattern_too_large_for_re2_refused():
+    pattern = "(?:a{1000}){1000}"
+    pre_tokenizers.Split(Regex(pattern), "isolated")  # valid Oniguruma
+    expected = f"where: pattern {pattern!r} cannot be matched with RE2"
+    with pytest.raises(TokenizerSpecError, match="^" + re.escape(expected)):
+        pattern_from_json({"Regex": pattern}, "where")
+
+
 @pytest.mark.parametrize(
     "spec",
     [{"Regex": 1}, {"Foo": "x"}, {"String": "a", "Regex": "b"}, "x", {}],
@@ -336,33 +348,57 @@ def _patterns():
 FUZZ_TEXT = st.text(st.sampled_from("abAB sSſkKK\u212a\t\n\r'’1٣_.,中é\u3000ß"), max_size=14)
 
 
-def _fuzz(pattern: str, batch: list[str]) -> None:
+def _fuzz(pattern: str, batch: list[str], behavior: str, invert: bool) -> None:
+    """The pieces, and the words of a Split with ``behavior`` (which empty matches and
+    ``invert`` affect), for a pattern tokenizers loads and tfst accepts."""
     try:
         Regex(pattern)
-    except Exception:  # noqa: BLE001 - tokenizers raises a bare Exception
-        return  # not a pattern tokenizers loads (e.g. (?:\A)?)
+    except Exception:  # tokenizers raises a bare Exception for what Oniguruma rejects
+        return
     try:
         translated = translate_pattern(pattern, "test")
     except TokenizerSpecError:
         return  # refusing is always allowed; what is accepted must match
-    got = tfst_pieces(PatternMatcher(translated, "test"), batch)
-    for text, pieces in zip(batch, got, strict=True):
+    matcher = PatternMatcher(translated, "test")
+    for text, pieces in zip(batch, tfst_pieces(matcher, batch), strict=True):
         assert pieces == reference_pieces(pattern, text), (pattern, text)
+    words = split_on_matches(
+        texts_as_words(decode_utf8(tf.constant(batch))), matcher, behavior, invert
+    ).to_list()
+    splitter = pre_tokenizers.Split(Regex(pattern), _PYTHON_BEHAVIORS[behavior], invert=invert)
+    for text, text_words in zip(batch, words, strict=True):
+        expected = [word for word, _ in splitter.pre_tokenize_str(text)]
+        assert ["".join(map(chr, word)) for word in text_words] == expected, (pattern, text)
+
+
+_PYTHON_BEHAVIORS = {
+    "Removed": "removed",
+    "Isolated": "isolated",
+    "MergedWithPrevious": "merged_with_previous",
+    "MergedWithNext": "merged_with_next",
+    "Contiguous": "contiguous",
+}
+_FUZZ_ARGUMENTS = {
+    "pattern": _patterns(),
+    "batch": st.lists(FUZZ_TEXT, min_size=1, max_size=12),
+    "behavior": st.sampled_from(SPLIT_BEHAVIORS),
+    "invert": st.booleans(),
+}
 
 
 @pytest.mark.filterwarnings("ignore:Generating overly large repr")
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(pattern=_patterns(), batch=st.lists(FUZZ_TEXT, min_size=1, max_size=12))
-def test_random_patterns_match_oniguruma(pattern, batch):
-    _fuzz(pattern, batch)
+@given(**_FUZZ_ARGUMENTS)
+def test_random_patterns_match_oniguruma(pattern, batch, behavior, invert):
+    _fuzz(pattern, batch, behavior, invert)
 
 
 @pytest.mark.slow
 @pytest.mark.filterwarnings("ignore:Generating overly large repr")
-@settings(max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(pattern=_patterns(), batch=st.lists(FUZZ_TEXT, min_size=1, max_size=12))
-def test_random_patterns_match_oniguruma_long(pattern, batch):
-    _fuzz(pattern, batch)
+@settings(max_examples=3000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(**_FUZZ_ARGUMENTS)
+def test_random_patterns_match_oniguruma_long(pattern, batch, behavior, invert):
+    _fuzz(pattern, batch, behavior, invert)
 
 
 def test_character_classes_match_the_installed_tokenizers():

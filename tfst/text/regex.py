@@ -819,7 +819,9 @@ def _re2_repeat(body: str, minimum: int, maximum: int | None, lazy: bool) -> str
     if (minimum, maximum) == (1, 1):
         return body
     suffix = {(0, 1): "?", (0, None): "*", (1, None): "+"}.get((minimum, maximum))
-    if suffix is None:
+    if suffix is None and maximum == minimum:
+        suffix = f"{{{minimum}}}"
+    elif suffix is None:
         suffix = f"{{{minimum},}}" if maximum is None else f"{{{minimum},{maximum}}}"
     return f"(?:{body}){suffix}" + ("?" if lazy else "")
 
