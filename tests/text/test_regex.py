@@ -23,7 +23,7 @@ from tokenizers import Regex, pre_tokenizers
 from tfst.text.character_classes import GENERAL_CATEGORIES, load_character_classes
 from tfst.text.code_points import ADDED_TOKEN_BASE, decode_utf8, texts_as_words
 from tfst.text.regex import (
-    _CATEGORY_LONG_NAMES,
+    CATEGORY_LONG_NAMES,
     PROPERTY_CATEGORIES,
     SPLIT_BEHAVIORS,
     PatternMatcher,
@@ -229,7 +229,7 @@ def test_case_insensitive_matches_oniguruma(pattern, corpus):
 
 def _property_spellings() -> list[str]:
     names = list(GENERAL_CATEGORIES) + ["L", "LC", "M", "N", "P", "S", "Z", "C"]
-    names += list(_CATEGORY_LONG_NAMES)
+    names += list(CATEGORY_LONG_NAMES)
     names += ["letter", "UPPERCASE LETTER", "uppercase-letter", "Decimal_number", "lu", "p"]
     return names
 

@@ -165,7 +165,7 @@ def _property_key(name: str) -> str:
     return re.sub(r"[ _-]", "", name).lower()
 
 
-_CATEGORY_LONG_NAMES = {
+CATEGORY_LONG_NAMES = {
     "Other": "C", "Control": "Cc", "Format": "Cf", "Unassigned": "Cn", "Private_Use": "Co",
     "Surrogate": "Cs", "Letter": "L", "Cased_Letter": "LC", "Lowercase_Letter": "Ll",
     "Modifier_Letter": "Lm", "Other_Letter": "Lo", "Titlecase_Letter": "Lt",
@@ -187,7 +187,7 @@ PROPERTY_CATEGORIES: dict[str, tuple[str, ...]] = {
 PROPERTY_CATEGORIES.update(
     {
         _property_key(long): PROPERTY_CATEGORIES[_property_key(short)]
-        for long, short in _CATEGORY_LONG_NAMES.items()
+        for long, short in CATEGORY_LONG_NAMES.items()
     }
 )
 
