@@ -1,4 +1,4 @@
-"""What the regex and splitting tests share: hard texts, and `tokenizers` as the reference.
+"""Shared by the regex and splitting tests: real split patterns, hard texts, the reference.
 
 `hard_texts()` is the hard-string corpus plus cases aimed at patterns and splitting: runs of
 mixed whitespace, contractions, code, URLs, numbers, every Unicode space, punctuation and number
@@ -30,6 +30,12 @@ from tfst.text.character_classes import (
 )
 from tfst.text.code_points import decode_utf8
 from tfst.text.regex import PatternMatcher
+
+GPT2 = r"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"
+LLAMA3 = (
+    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}"
+    r"| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
+)
 
 PATTERN_TEXTS = [
     " \t\n\u3000\u00a0word",

@@ -17,7 +17,7 @@ import tensorflow as tf
 from generate_character_classes import build_tables
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from pattern_cases import hard_texts, reference_pieces, texts, tfst_pieces
+from pattern_cases import GPT2, LLAMA3, hard_texts, reference_pieces, texts, tfst_pieces
 from tokenizers import Regex, pre_tokenizers
 
 from tfst.text.character_classes import GENERAL_CATEGORIES, load_character_classes
@@ -33,11 +33,6 @@ from tfst.text.regex import (
 )
 from tfst.text.spec import TokenizerSpecError
 
-GPT2 = r"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"
-LLAMA3 = (
-    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}"
-    r"| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
-)
 REAL_WORLD_PATTERNS = {
     "gpt2": GPT2,
     "llama3": LLAMA3,

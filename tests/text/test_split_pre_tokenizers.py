@@ -16,8 +16,7 @@ import tensorflow as tf
 import tokenizers
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from pattern_cases import hard_texts, texts
-from test_regex import GPT2, LLAMA3
+from pattern_cases import GPT2, LLAMA3, hard_texts, texts
 
 from tfst.text.code_points import ADDED_TOKEN_BASE, decode_utf8, texts_as_words
 from tfst.text.normalizers import normalizer_from_json
