@@ -18,8 +18,7 @@ import pytest
 import tensorflow as tf
 from hard_strings import ALL_HARD_STRINGS
 from sentences import parity_corpus
-
-from tfst.text import WordPieceTokenizer
+from tokenizer_helpers import layer_from_folder
 
 TEXTS = parity_corpus()[:60] + [text for text in ALL_HARD_STRINGS if len(text) <= 120]
 
@@ -76,7 +75,7 @@ def core_export(minilm, tmp_path_factory):
 def tensorflow_text_tokenizer_export(minilm_folder, tmp_path_factory):
     """A tokenizer-only SavedModel with the tensorflow-text WordPiece: the op check's control."""
     module = tf.Module()
-    module.tokenizer = WordPieceTokenizer(str(minilm_folder / "vocab.txt"), ops="tensorflow_text")
+    module.tokenizer = layer_from_folder(minilm_folder, ops="tensorflow_text")
     module.tokenize = tf.function(
         lambda strings: module.tokenizer(strings),
         input_signature=[tf.TensorSpec([None], tf.string)],
@@ -130,8 +129,11 @@ def test_embeddings_match_sentence_transformers(fresh_process, minilm_reference)
     assert np.abs(fresh_process["embeddings"] - expected).max() <= 1e-5
 
 
-def test_only_one_vocabulary_asset(core_export):
-    assert [path.name for path in (Path(core_export) / "assets").iterdir()] == ["vocabulary.txt"]
+def test_export_is_about_the_size_of_the_weights(core_export, minilm_folder):
+    """The vocabulary lives in the graph once; nothing else adds more than a few percent."""
+    exported = sum(path.stat().st_size for path in Path(core_export).rglob("*") if path.is_file())
+    weights = (minilm_folder / "model.safetensors").stat().st_size
+    assert exported <= 1.05 * weights
 
 
 def test_core_is_the_default_and_an_export_override_leaves_the_model_alone(minilm, tmp_path):

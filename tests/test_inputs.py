@@ -21,8 +21,7 @@ import tensorflow as tf
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from model_builders import MINILM_FOLDER, build_sentence_folder
-
-from tfst.text import WordPieceTokenizer
+from tokenizer_helpers import layer_from_folder
 
 MILLION = 1_000_000
 MB = 2**20
@@ -278,7 +277,7 @@ def replacement_reference():
 
 @pytest.fixture(scope="module")
 def tokenizers_by_ops():
-    return {ops: WordPieceTokenizer(str(MINILM_FOLDER / "vocab.txt"), ops=ops) for ops in OPS}
+    return {ops: layer_from_folder(MINILM_FOLDER, ops=ops) for ops in OPS}
 
 
 _random_bytes = st.one_of(

@@ -37,6 +37,7 @@ from tfst.text.precompiled_charsmap import (
     pack_key,
     read_precompiled_charsmap,
 )
+from tfst.text.regex import PatternMatcher, pattern_from_json, replace_matches
 from tfst.text.spec import TokenizerSpecError, build_component, option
 from tfst.text.unicode_normalization import (
     UnicodeNormalization,
@@ -497,6 +498,28 @@ def _length_marker(byte_count: tf.Tensor) -> tf.Tensor:
     return tf.bitwise.left_shift(tf.constant(1, tf.int64), tf.cast(8 * byte_count, tf.int64))
 
 
+class Replace(Normalizer):
+    """Replaces every match of a pattern (``String``: literal text, ``Regex``: Oniguruma) with
+    ``content``, in each piece of text between added tokens."""
+
+    type_name = "Replace"
+
+    def __init__(self, pattern: PatternMatcher, content: str):
+        super().__init__(name="replace")
+        self.pattern = pattern
+        self.content = [ord(char) for char in content]
+
+    @classmethod
+    def from_json(cls, spec, where):
+        return cls(
+            pattern_from_json(option(spec, "pattern", dict, where), f"{where}.pattern"),
+            option(spec, "content", str, where),
+        )
+
+    def normalize(self, texts):
+        return replace_matches(texts, self.pattern, self.content)
+
+
 NORMALIZERS: dict[str, type[Normalizer]] = {
     cls.type_name: cls
     for cls in (
@@ -512,6 +535,7 @@ NORMALIZERS: dict[str, type[Normalizer]] = {
         Prepend,
         Nmt,
         Precompiled,
+        Replace,
     )
 }
 

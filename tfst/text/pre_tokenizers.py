@@ -15,10 +15,27 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
+import numpy as np
 import tensorflow as tf
 
+from tfst.text.character_classes import (
+    NUMERIC,
+    PUNCTUATION,
+    REGEX_SPACE,
+    REGEX_WORD,
+    WHITESPACE,
+    flag_mask,
+)
 from tfst.text.code_point_maps import CodePointProperty
 from tfst.text.code_points import is_added_token, is_row_start, row_ids, split_words
+from tfst.text.regex import (
+    SPLIT_BEHAVIORS,
+    PatternMatcher,
+    pattern_from_json,
+    split_on_code_points,
+    split_on_matches,
+    translate_pattern,
+)
 from tfst.text.spec import TokenizerSpecError, build_component, choice, option
 from tfst.text.unicode_tables import (
     PROPERTY_PUNCTUATION,
@@ -185,8 +202,239 @@ class Metaspace(PreTokenizer):
         )
 
 
+class Split(PreTokenizer):
+    """Cuts words on the matches of a pattern (``String``: literal text, ``Regex``: Oniguruma),
+    treating each match as ``behavior`` says; ``invert`` swaps matches and the text between."""
+
+    type_name = "Split"
+
+    def __init__(self, pattern: PatternMatcher, behavior: str, invert: bool):
+        super().__init__(name="split")
+        self.pattern = pattern
+        self.behavior = behavior
+        self.invert = invert
+
+    @classmethod
+    def from_json(cls, spec, where):
+        return cls(
+            pattern_from_json(option(spec, "pattern", dict, where), f"{where}.pattern"),
+            choice(spec, "behavior", SPLIT_BEHAVIORS, where),
+            option(spec, "invert", bool, where),
+        )
+
+    def pre_tokenize(self, words):
+        return split_on_matches(words, self.pattern, self.behavior, self.invert)
+
+
+class _CodePointSplit(PreTokenizer):
+    """Cuts words on the code points of a probed class, each one a match of its own."""
+
+    def __init__(self, delimiters: np.ndarray, behavior: str):
+        super().__init__(name=self.type_name.lower())
+        self.behavior = behavior
+        self._is_delimiter = CodePointProperty(delimiters.astype(np.int32))
+
+    def pre_tokenize(self, words):
+        is_delimiter = self._is_delimiter(words.flat_values) != 0
+        return split_on_code_points(words, is_delimiter, self.behavior)
+
+
+class Punctuation(_CodePointSplit):
+    """Cuts words on punctuation as `tokenizers` defines it (ASCII punctuation and the Unicode
+    P categories of the ``unicode_categories`` crate, older than Oniguruma's tables)."""
+
+    type_name = "Punctuation"
+
+    def __init__(self, behavior: str = "Isolated"):
+        super().__init__(flag_mask(PUNCTUATION), behavior)
+
+    @classmethod
+    def from_json(cls, spec, where):
+        return cls(choice(spec, "behavior", SPLIT_BEHAVIORS, where, default="Isolated"))
+
+
+class Digits(_CodePointSplit):
+    """Cuts out numeric characters (Rust's ``char::is_numeric``: Nd, Nl, No), each on its own
+    (``individual_digits``) or in runs."""
+
+    type_name = "Digits"
+
+    def __init__(self, individual_digits: bool):
+        super().__init__(flag_mask(NUMERIC), "Isolated" if individual_digits else "Contiguous")
+
+    @classmethod
+    def from_json(cls, spec, where):
+        return cls(option(spec, "individual_digits", bool, where))
+
+
+class WhitespaceSplit(_CodePointSplit):
+    """Cuts words on whitespace (Rust's ``char::is_whitespace``) and drops it."""
+
+    type_name = "WhitespaceSplit"
+
+    def __init__(self):
+        super().__init__(flag_mask(WHITESPACE), "Removed")
+
+    @classmethod
+    def from_json(cls, spec, where):
+        return cls()
+
+
+class CharDelimiterSplit(PreTokenizer):
+    """Cuts words on one delimiter character and drops it."""
+
+    type_name = "CharDelimiterSplit"
+
+    def __init__(self, delimiter: str):
+        super().__init__(name="char_delimiter_split")
+        self.delimiter = ord(delimiter)
+
+    @classmethod
+    def from_json(cls, spec, where):
+        delimiter = option(spec, "delimiter", str, where)
+        if len(delimiter) != 1:
+            raise TokenizerSpecError(
+                f"{where}: delimiter must be a single character, got {delimiter!r}"
+            )
+        return cls(delimiter)
+
+    def pre_tokenize(self, words):
+        is_delimiter = tf.equal(words.flat_values, self.delimiter)
+        return split_on_code_points(words, is_delimiter, "Removed")
+
+
+# Classes of the Whitespace pre-tokenizer; "other" must be 0, the value placeholders read.
+_OTHER, _WORD, _SPACE = 0, 1, 2
+
+
+class Whitespace(PreTokenizer):
+    """Keeps the matches of ``\\w+|[^\\w\\s]+`` (Rust ``regex`` crate classes) as words and
+    drops the rest: runs of word characters and runs of other non-space characters, cut
+    wherever one kind meets the other, without the whitespace between them."""
+
+    type_name = "Whitespace"
+
+    def __init__(self):
+        super().__init__(name="whitespace")
+        classes = np.where(flag_mask(REGEX_WORD), _WORD, _OTHER)
+        self._classes = CodePointProperty(np.where(flag_mask(REGEX_SPACE), _SPACE, classes))
+
+    @classmethod
+    def from_json(cls, spec, where):
+        return cls()
+
+    def pre_tokenize(self, words):
+        classes = self._classes(words.flat_values)
+        previous = tf.concat([[_OTHER], classes[:-1]], axis=0)
+        starts = tf.not_equal(classes, previous) | is_row_start(words.values)
+        return split_words(words, starts, tf.not_equal(classes, _SPACE))
+
+
+# GPT-2's pattern, which ByteLevel splits with (tokenizers/src/pre_tokenizers/byte_level.rs).
+GPT2_PATTERN = r"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"
+
+
+def byte_level_alphabet() -> np.ndarray:
+    """GPT-2's printable stand-in for each byte value (``bytes_char`` in ``byte_level.rs``):
+    printable Latin-1 bytes stand for themselves, the others for U+0100 onwards, in order."""
+    printable = [*range(0x21, 0x7F), *range(0xA1, 0xAD), *range(0xAE, 0x100)]
+    alphabet = np.zeros(256, dtype=np.int32)
+    alphabet[printable] = printable
+    others = [byte for byte in range(256) if byte not in printable]
+    alphabet[others] = 0x100 + np.arange(len(others))
+    return alphabet
+
+
+class ByteLevel(PreTokenizer):
+    """GPT-2's pre-tokenizer: optionally a space before each word that lacks one, the GPT-2
+    pattern's matches as words, then each word's UTF-8 bytes as printable stand-ins."""
+
+    type_name = "ByteLevel"
+
+    def __init__(self, add_prefix_space: bool, use_regex: bool = True):
+        super().__init__(name="byte_level")
+        self.add_prefix_space = add_prefix_space
+        self.pattern = (
+            PatternMatcher(translate_pattern(GPT2_PATTERN, "ByteLevel"), "ByteLevel")
+            if use_regex
+            else None
+        )
+        self._alphabet = tf.constant(byte_level_alphabet())
+
+    @classmethod
+    def from_json(cls, spec, where):
+        # trim_offsets only moves offsets in the post-processor; ids do not depend on it.
+        option(spec, "trim_offsets", bool, where)
+        return cls(
+            option(spec, "add_prefix_space", bool, where),
+            option(spec, "use_regex", bool, where, default=True),
+        )
+
+    def pre_tokenize(self, words):
+        if self.add_prefix_space:
+            words = _prefix_space(words)
+        if self.pattern is not None:
+            words = split_on_matches(words, self.pattern, "Isolated", invert=False)
+        code_points = words.flat_values
+        text = ~is_added_token(code_points)
+        size = 1 + sum(
+            tf.cast(text & (code_points >= bound), tf.int64) for bound in (0x80, 0x800, 0x10000)
+        )
+        ends = tf.concat([[0], tf.cumsum(size)], axis=0)
+        new_words = tf.RaggedTensor.from_row_splits(
+            _utf8_bytes(code_points, size, self._alphabet),
+            tf.gather(ends, words.values.row_splits),
+            validate=False,
+        )
+        return words.with_values(new_words)
+
+
+def _utf8_bytes(code_points: tf.Tensor, size: tf.Tensor, alphabet: tf.Tensor) -> tf.Tensor:
+    """The UTF-8 bytes of code points whose encoded sizes are ``size``, as byte-level stand-ins
+    (placeholders stay themselves, one value each)."""
+    source = tf.repeat(tf.range(tf.size(code_points, out_type=tf.int64)), size)
+    index = tf.range(tf.size(source, out_type=tf.int64)) - tf.gather(
+        tf.cumsum(size, exclusive=True), source
+    )
+    code_point = tf.gather(code_points, source)
+    length = tf.gather(size, source)
+    payload = tf.bitwise.right_shift(code_point, tf.cast(6 * (length - 1 - index), tf.int32))
+    lead_marker = tf.gather(tf.constant([0, 0, 0xC0, 0xE0, 0xF0]), length)
+    lead_bits = tf.gather(tf.constant([0, 0x7F, 0x1F, 0x0F, 0x07]), length)
+    byte = tf.where(
+        index == 0,
+        tf.bitwise.bitwise_or(lead_marker, tf.bitwise.bitwise_and(payload, lead_bits)),
+        tf.bitwise.bitwise_or(0x80, tf.bitwise.bitwise_and(payload, 0x3F)),
+    )
+    return tf.where(is_added_token(code_point), code_point, tf.gather(alphabet, byte))
+
+
+def _prefix_space(words: tf.RaggedTensor) -> tf.RaggedTensor:
+    """A space before every word that does not start with one (placeholders excepted), as
+    ``ByteLevel`` does to each piece it is given."""
+    flat = words.values
+    first = tf.gather(flat.values, flat.row_starts())
+    needs_space = tf.cast((first != 0x20) & ~is_added_token(first), tf.int64)
+    spaces = tf.RaggedTensor.from_row_lengths(
+        tf.fill([tf.reduce_sum(needs_space)], 0x20), needs_space, validate=False
+    )
+    return words.with_values(tf.concat([spaces, flat], axis=1))
+
+
 PRE_TOKENIZERS: dict[str, type[PreTokenizer]] = {
-    cls.type_name: cls for cls in (Sequence, BertPreTokenizer, Metaspace)
+    cls.type_name: cls
+    for cls in (
+        Sequence,
+        BertPreTokenizer,
+        Metaspace,
+        Split,
+        Punctuation,
+        Digits,
+        Whitespace,
+        WhitespaceSplit,
+        CharDelimiterSplit,
+        ByteLevel,
+    )
 }
 
 
