@@ -81,16 +81,17 @@ class TfstTokenizers:
         with open(path, encoding="utf-8") as file:
             spec = json.load(file, parse_float=serde_json_float)  # as `tokenizers` reads it
         layer = Tokenizer(spec, pad_token_id=pad_token_id, max_length=UNTRUNCATED, source=path)
-        call = layer
-        if self.traced:  # traced by the first call, which `start_contender`'s load makes
-            traced = tf.function(
-                lambda strings: layer(strings), input_signature=[tf.TensorSpec([None], tf.string)]
-            )
+        if not self.traced:
+            self.loaded[pipeline] = (layer, layer)
+            return
 
-            def call(texts):
-                return traced(tf.constant(texts))
+        # Traced by the first call, which `start_contender`'s load makes. The layer is plain
+        # TensorFlow ops: AutoGraph would only add conversion time to that first call.
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.string)], autograph=False)
+        def traced(strings):
+            return layer(strings)
 
-        self.loaded[pipeline] = (layer, call)
+        self.loaded[pipeline] = (layer, lambda texts: traced(tf.constant(texts)))
 
     def set_max_length(self, pipeline: str, max_length: int | None) -> None:
         layer, _ = self.loaded[pipeline]
