@@ -107,13 +107,18 @@ def run(options: argparse.Namespace) -> tuple[dict, bool]:
 
             def measure(contender: str, item) -> list[float]:
                 name, workload = item
-                seconds = workers[contender].ask(
+                answer = workers[contender].ask(
                     command="encode",
                     pipeline=name,
                     name=workload.set_name,
                     batch_size=workload.batch_size,
                     max_length=workload.max_length,
-                )["seconds"]
+                )
+                if "failed" in answer:  # the same call passed the ids check: stop, something broke
+                    raise SystemExit(
+                        f"error: {contender}, {name}, {workload.key}: {answer['failed']}"
+                    )
+                seconds = answer["seconds"]
                 if workload.per_text:
                     return [seconds * 1e3 / len(sets[workload.set_name])]
                 return [len(sets[workload.set_name]) / seconds]
@@ -179,17 +184,23 @@ def _same_ids(workers: dict[str, WorkerProcess], name: str, sets: dict, entry: d
     Doubles as every workload's warm-up."""
     entry["ids_per_text"] = {}
     for workload in WORKLOADS:
-        ids = {
-            contender: worker.ask(
+        ids = {}
+        for contender, worker in workers.items():
+            answer = worker.ask(
                 command="encode",
                 pipeline=name,
                 name=workload.set_name,
                 batch_size=workload.batch_size,
                 max_length=workload.max_length,
                 ids=True,
-            )["ids"]
-            for contender, worker in workers.items()
-        }
+            )
+            if "failed" in answer:
+                entry.update(
+                    status="failed", reason=f"{workload.key}, {contender}: {answer['failed']}"
+                )
+                print(f"[bench] {name}: {entry['reason']}", file=sys.stderr)
+                return False
+            ids[contender] = answer["ids"]
         reference = ids[BASELINE]
         entry["ids_per_text"][workload.key] = float(np.mean([len(row) for row in reference]))
         for contender, rows in ids.items():

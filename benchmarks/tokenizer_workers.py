@@ -11,7 +11,8 @@
 A worker holds every pipeline at once. ``load`` builds one (a tfst stage that is not supported
 yet makes it answer ``loaded: false`` with the reason, and the benchmark goes on without that
 pipeline); ``encode`` tokenizes a stored text set in batches and answers the seconds it took,
-and when asked, the ids of every text (without padding) for the parity check.
+and when asked, the ids of every text (without padding) for the parity check, or ``failed``
+with the reason when the tokenizer raises.
 """
 
 from __future__ import annotations
@@ -136,13 +137,16 @@ def start_contender(name: str, threads: int) -> tuple[dict[str, Handler], dict]:
 
     def encode(request, texts):
         pipeline, batch_size = request["pipeline"], request["batch_size"]
-        batch_texts = texts[request["name"]]
+        set_texts = texts[request["name"]]
         contender.set_max_length(pipeline, request["max_length"])
-        start = time.perf_counter()
-        outputs = [
-            contender.encode(pipeline, batch_texts[first : first + batch_size])
-            for first in range(0, len(batch_texts), batch_size)
-        ]
+        try:
+            start = time.perf_counter()
+            outputs = [
+                contender.encode(pipeline, set_texts[first : first + batch_size])
+                for first in range(0, len(set_texts), batch_size)
+            ]
+        except Exception as error:  # a pipeline that loads but fails on some text: reported
+            return {"failed": f"{type(error).__name__}: {error}"}
         answer = {"seconds": time.perf_counter() - start}
         if request.get("ids"):
             answer["ids"] = [
