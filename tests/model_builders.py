@@ -249,3 +249,4 @@ def build_distiluse_shaped_folder(
         folder / "sentence_bert_config.json", {"max_seq_length": 64, "do_lower_case": False}
     )
     return folder
+
