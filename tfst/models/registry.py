@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from tfst.config import ConfigError
-from tfst.models import bert, distilbert
+from tfst.models import bert, distilbert, mpnet
 from tfst.models.family import Family
 
 FAMILIES: dict[str, Family] = {
-    family.model_type: family for family in (bert.FAMILY, distilbert.FAMILY)
+    family.model_type: family for family in (bert.FAMILY, distilbert.FAMILY, mpnet.FAMILY)
 }
 
 

@@ -406,12 +406,42 @@ BERT_SPECIAL_TOKENS = {
 }
 
 
+def _mpnet_pipeline(files: TokenizerFiles) -> dict[str, Any]:
+    """transformers 5's ``MPNetTokenizer``: BERT's pipeline with RoBERTa's special tokens."""
+    pipeline = _bert_pipeline(files, MPNET_SPECIAL_TOKENS)
+    vocab = pipeline["model"]["vocab"]
+    cls, sep = (
+        files.special_token(key, MPNET_SPECIAL_TOKENS[key]) for key in ("cls_token", "sep_token")
+    )
+    pipeline["post_processor"] = {
+        "type": "RobertaProcessing",
+        "sep": [sep, _token_id(files, vocab, sep)],
+        "cls": [cls, _token_id(files, vocab, cls)],
+        "trim_offsets": True,
+        "add_prefix_space": False,
+    }
+    return pipeline
+
+
+MPNET_SPECIAL_TOKENS = {
+    "bos_token": "<s>",
+    "eos_token": "</s>",
+    "sep_token": "</s>",
+    "cls_token": "<s>",
+    "unk_token": "[UNK]",
+    "pad_token": "<pad>",
+    "mask_token": "<mask>",
+}
+
 # Class name (without "Fast") → what it builds.
 TOKENIZER_CLASSES: dict[str, TokenizerClass] = {
     "BertTokenizer": TokenizerClass(
         _bert_pipeline, BERT_SPECIAL_TOKENS, ("input_ids", "token_type_ids", "attention_mask")
     ),
     "DistilBertTokenizer": TokenizerClass(_bert_pipeline, BERT_SPECIAL_TOKENS),
+    "MPNetTokenizer": TokenizerClass(
+        _mpnet_pipeline, MPNET_SPECIAL_TOKENS, special_token_flags={"mask_token": {"lstrip": True}}
+    ),
 }
 
 
