@@ -249,3 +249,75 @@ def build_distiluse_shaped_folder(
         folder / "sentence_bert_config.json", {"max_seq_length": 64, "do_lower_case": False}
     )
     return folder
+
+
+def mpnet_vocabulary() -> list[str]:
+    """An MPNet-shaped WordPiece vocabulary: <s> <pad> </s> <unk>, MiniLM's pieces, <mask>."""
+    pieces = (MINILM_FOLDER / "vocab.txt").read_text(encoding="utf-8").splitlines()
+    return ["<s>", "<pad>", "</s>", "<unk>", *pieces, "<mask>"]
+
+
+def save_mpnet_tokenizer(folder: Path) -> int:
+    """An MPNetTokenizer as transformers 5 saves it (tokenizer.json + tokenizer_config.json)."""
+    from transformers import MPNetTokenizer
+
+    vocabulary = mpnet_vocabulary()
+    tokenizer = MPNetTokenizer(vocab={token: index for index, token in enumerate(vocabulary)})
+    tokenizer.model_max_length = 512
+    tokenizer.save_pretrained(str(folder))
+    return len(vocabulary)
+
+
+def build_mpnet_sentence_folder(
+    folder: Path,
+    *,
+    hidden_size: int = 32,
+    num_layers: int = 2,
+    num_heads: int = 4,
+    buckets: int = 32,
+    safetensors: bool = True,
+    pooling: str = "mean",
+    normalize: bool = True,
+    max_seq_length: int = 512,
+    seed: int = 0,
+) -> Path:
+    """A random MPNet wrapped by sentence-transformers itself (Transformer + Pooling [+
+    Normalize]) and saved by it; for .bin weights, the encoder's safetensors are replaced."""
+    import torch
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.base.modules import Normalize, Transformer
+    from sentence_transformers.sentence_transformer.modules import Pooling
+    from transformers import MPNetConfig, MPNetModel
+
+    encoder_folder = folder.parent / f"{folder.name}_encoder"
+    vocab_size = save_mpnet_tokenizer(encoder_folder)
+    torch.manual_seed(seed)
+    config = MPNetConfig(
+        vocab_size=vocab_size,
+        hidden_size=hidden_size,
+        num_hidden_layers=num_layers,
+        num_attention_heads=num_heads,
+        intermediate_size=2 * hidden_size,
+        relative_attention_num_buckets=buckets,
+        max_position_embeddings=514,
+    )
+    model = MPNetModel(config).eval()
+    with torch.no_grad():
+        for name, parameter in model.named_parameters():
+            if "LayerNorm" in name or name.endswith("bias"):
+                parameter.add_(0.1 * torch.randn_like(parameter))
+            if "relative_attention_bias" in name:
+                parameter.normal_()
+    model.save_pretrained(str(encoder_folder))
+    transformer = Transformer(str(encoder_folder), max_seq_length=max_seq_length)
+    modules = [transformer, Pooling(hidden_size, pooling_mode=pooling)]
+    if normalize:
+        modules.append(Normalize())
+    SentenceTransformer(modules=modules, device="cpu").save(str(folder))
+    if not safetensors:
+        from safetensors.torch import load_file
+
+        state = load_file(str(folder / "model.safetensors"))
+        (folder / "model.safetensors").unlink()
+        torch.save(state, folder / "pytorch_model.bin")
+    return folder

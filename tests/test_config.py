@@ -1,4 +1,5 @@
-"""Configuration parsing: both sentence-transformers generations, legacy pooling keys, defaults."""
+"""Reading model folders: both sentence-transformers generations of modules.json, legacy pooling
+keys, defaults, and refusals that name the file and setting."""
 
 from __future__ import annotations
 
@@ -7,18 +8,20 @@ import shutil
 
 import numpy as np
 import pytest
-from model_builders import CURRENT_TYPES, LEGACY_TYPES, MINILM_FOLDER
+from model_builders import CURRENT_TYPES, LEGACY_TYPES, MINILM_FOLDER, save_dense_module
 
-from tfst.config import (
-    ConfigError,
-    DenseModuleConfig,
-    NormalizeModuleConfig,
-    PoolingModuleConfig,
-    TransformerModuleConfig,
-    read_dense_module,
-    read_model_config,
-    read_pooling_module,
-)
+from tfst.config import ConfigError
+from tfst.loading import read_modules
+from tfst.modules import Dense, LoadOptions, Normalize, Pooling, Transformer
+
+
+def read_model_config(folder):
+    """The modules tfst.load builds for ``folder``."""
+    return read_modules(folder, LoadOptions())
+
+
+def read_pooling_module(folder):
+    return Pooling.from_folder(folder)
 
 
 @pytest.fixture
@@ -34,18 +37,17 @@ def _write(path, value):
 
 
 def test_real_minilm_pipeline_is_transformer_mean_pooling_normalize():
-    config = read_model_config(MINILM_FOLDER)
-    kinds = [type(module) for module in config.modules]
-    assert kinds == [TransformerModuleConfig, PoolingModuleConfig, NormalizeModuleConfig]
-    assert config.transformer.max_seq_length == 256
-    assert config.transformer.encoder.hidden_size == 384
-    assert config.transformer.tokenizer.lowercase is True
-    assert config.modules[1].modes == ("mean",)
+    modules = read_model_config(MINILM_FOLDER)
+    assert [type(module) for module in modules] == [Transformer, Pooling, Normalize]
+    assert modules[0].max_seq_length == 256
+    assert modules[0].encoder.hidden_size == 384
+    assert modules[0].tokenizer.tokenizer_json["normalizer"]["lowercase"] is True
+    assert modules[1].modes == ("mean",)
 
 
 def test_normalize_module_needs_no_folder():
     assert not (MINILM_FOLDER / "2_Normalize").exists()
-    assert isinstance(read_model_config(MINILM_FOLDER).modules[2], NormalizeModuleConfig)
+    assert isinstance(read_model_config(MINILM_FOLDER)[2], Normalize)
 
 
 @pytest.mark.parametrize("types", [LEGACY_TYPES, CURRENT_TYPES], ids=["st5", "st6"])
@@ -56,35 +58,35 @@ def test_module_type_names_of_both_generations_are_read(minilm_copy, types):
         {"idx": 2, "name": "2", "path": "2_Normalize", "type": types["Normalize"]},
     ]
     _write(minilm_copy / "modules.json", modules)
-    kinds = [type(m) for m in read_model_config(minilm_copy).modules]
-    assert kinds == [TransformerModuleConfig, PoolingModuleConfig, NormalizeModuleConfig]
+    kinds = [type(m) for m in read_model_config(minilm_copy)]
+    assert kinds == [Transformer, Pooling, Normalize]
 
 
 def test_unknown_module_type_is_named_with_the_supported_ones(minilm_copy):
     modules = json.loads((minilm_copy / "modules.json").read_text())
-    modules[1]["type"] = "sentence_transformers.models.LSTM"
+    modules[1]["type"] = "sentence_transformers.models.BoW"
     _write(minilm_copy / "modules.json", modules)
-    with pytest.raises(ConfigError, match=r"LSTM.*not supported.*Pooling"):
+    with pytest.raises(ConfigError, match=r"BoW.*not supported.*Pooling"):
         read_model_config(minilm_copy)
 
 
 def test_folder_without_modules_json_is_transformer_plus_mean_pooling(minilm_copy):
     (minilm_copy / "modules.json").unlink()
-    config = read_model_config(minilm_copy)
-    assert [type(m) for m in config.modules] == [TransformerModuleConfig, PoolingModuleConfig]
-    assert config.modules[1].modes == ("mean",)
-    assert config.modules[1].embedding_dimension == 384
+    modules = read_model_config(minilm_copy)
+    assert [type(m) for m in modules] == [Transformer, Pooling]
+    assert modules[1].modes == ("mean",)
+    assert modules[1].embedding_dimension == 384
 
 
 def test_unsupported_model_type_names_itself(minilm_copy):
     config = json.loads((minilm_copy / "config.json").read_text())
-    config["model_type"] = "roberta"
+    config["model_type"] = "gpt2"
     _write(minilm_copy / "config.json", config)
-    with pytest.raises(ConfigError, match=r"model_type 'roberta' is not supported.*bert"):
+    with pytest.raises(ConfigError, match=r"model_type 'gpt2' is not supported.*bert"):
         read_model_config(minilm_copy)
 
 
-@pytest.mark.parametrize("missing", ["config.json", "vocab.txt", "1_Pooling/config.json"])
+@pytest.mark.parametrize("missing", ["config.json", "model.safetensors", "1_Pooling/config.json"])
 def test_missing_file_is_named(minilm_copy, missing):
     (minilm_copy / missing).unlink()
     with pytest.raises(FileNotFoundError, match=missing.replace(".", r"\.")):
@@ -144,7 +146,7 @@ def test_unknown_pooling_mode_is_named(tmp_path):
 
 def test_max_seq_length_from_sentence_bert_config(minilm_copy):
     _write(minilm_copy / "sentence_bert_config.json", {"max_seq_length": 77})
-    assert read_model_config(minilm_copy).transformer.max_seq_length == 77
+    assert read_model_config(minilm_copy)[0].max_seq_length == 77
 
 
 def test_max_seq_length_falls_back_to_tokenizer_capped_by_positions(minilm_copy):
@@ -152,10 +154,10 @@ def test_max_seq_length_falls_back_to_tokenizer_capped_by_positions(minilm_copy)
     tokenizer_config = json.loads((minilm_copy / "tokenizer_config.json").read_text())
     tokenizer_config["model_max_length"] = 100
     _write(minilm_copy / "tokenizer_config.json", tokenizer_config)
-    assert read_model_config(minilm_copy).transformer.max_seq_length == 100
+    assert read_model_config(minilm_copy)[0].max_seq_length == 100
     tokenizer_config.pop("model_max_length")
     _write(minilm_copy / "tokenizer_config.json", tokenizer_config)
-    assert read_model_config(minilm_copy).transformer.max_seq_length == 512
+    assert read_model_config(minilm_copy)[0].max_seq_length == 512
 
 
 def test_do_lower_case_on_a_cased_tokenizer_lowercases_without_stripping_accents(minilm_copy):
@@ -168,8 +170,8 @@ def test_do_lower_case_on_a_cased_tokenizer_lowercases_without_stripping_accents
     tokenizer_config["do_lower_case"] = False
     _write(minilm_copy / "tokenizer_config.json", tokenizer_config)
     _write(minilm_copy / "sentence_bert_config.json", {"max_seq_length": 64, "do_lower_case": True})
-    settings = read_model_config(minilm_copy).transformer.tokenizer
-    assert (settings.lowercase, settings.strip_accents) == (True, False)
+    normalizer = read_model_config(minilm_copy)[0].tokenizer.tokenizer_json["normalizer"]
+    assert [n["type"] for n in normalizer["normalizers"]] == ["Lowercase", "BertNormalizer"]
     texts = ["Déjà VU, Ünïcödé", "ÉCOLE"]
     expected = SentenceTransformer(str(minilm_copy), device="cpu").preprocess(texts)["input_ids"]
     actual = tfst.load(minilm_copy).tokenize(texts)["input_ids"].numpy()
@@ -185,8 +187,8 @@ def test_tokenizer_config_settings_win_over_tokenizer_json_as_in_transformers_5(
     tokenizer = json.loads((minilm_copy / "tokenizer.json").read_text())
     tokenizer["normalizer"].update(lowercase=False, handle_chinese_chars=False)
     _write(minilm_copy / "tokenizer.json", tokenizer)
-    settings = read_model_config(minilm_copy).transformer.tokenizer
-    assert (settings.lowercase, settings.tokenize_chinese_chars) == (True, True)
+    normalizer = read_model_config(minilm_copy)[0].tokenizer.tokenizer_json["normalizer"]
+    assert (normalizer["lowercase"], normalizer["handle_chinese_chars"]) == (True, True)
     texts = ["Ça VA? 中文字 Déjà", "MIXED Case"]
     expected = AutoTokenizer.from_pretrained(str(minilm_copy))(texts, padding=True)["input_ids"]
     actual = tfst.load(minilm_copy).tokenize(texts)["input_ids"].numpy().tolist()
@@ -205,26 +207,15 @@ def test_tokenizer_config_settings_win_over_tokenizer_json_as_in_transformers_5(
     ],
 )
 def test_dense_activation_class_paths(tmp_path, class_path, activation):
-    _write(
-        tmp_path / "config.json",
-        {"in_features": 4, "out_features": 2, "bias": True, "activation_function": class_path},
-    )
-    config = read_dense_module(tmp_path)
-    assert isinstance(config, DenseModuleConfig)
-    assert config.activation == activation
+    save_dense_module(tmp_path, in_features=4, out_features=2, activation=class_path)
+    assert Dense.from_folder(tmp_path).activation == activation
 
 
 def test_unsupported_dense_activation_is_refused_by_name(tmp_path):
-    _write(
-        tmp_path / "config.json",
-        {
-            "in_features": 4,
-            "out_features": 2,
-            "activation_function": "torch.nn.modules.activation.Softplus",
-        },
-    )
+    activation = "torch.nn.modules.activation.Softplus"
+    save_dense_module(tmp_path, in_features=4, out_features=2, activation=activation)
     with pytest.raises(ConfigError, match=r"Softplus.*not supported.*Tanh"):
-        read_dense_module(tmp_path)
+        Dense.from_folder(tmp_path)
 
 
 def test_unsupported_hidden_activation_names_file_and_choices(minilm_copy):
@@ -232,7 +223,7 @@ def test_unsupported_hidden_activation_names_file_and_choices(minilm_copy):
     config["hidden_act"] = "swish"
     _write(minilm_copy / "config.json", config)
     with pytest.raises(
-        ConfigError, match=r"config\.json: activation 'swish' is not supported.*gelu_new"
+        ConfigError, match=r"config\.json: hidden_act 'swish' is not supported.*gelu_new"
     ):
         read_model_config(minilm_copy)
 

@@ -15,7 +15,7 @@ from model_builders import _write_json, build_sentence_folder
 from sentences import parity_corpus
 
 import tfst
-from tfst.layers import Pooling
+from tfst.modules import Pooling
 from tfst.quantization import quantize_embeddings
 
 CORPUS = parity_corpus()
@@ -172,7 +172,9 @@ def test_pooling_without_prompt_matches_sentence_transformers(mode, left_padding
         }
     )["sentence_embedding"].numpy()
     pooling = Pooling(6, [mode], include_prompt=False)
-    actual = pooling(tf.constant(token_embeddings), tf.constant(mask, tf.int32), prompt_length=3)
+    actual = pooling.pool(
+        tf.constant(token_embeddings), tf.constant(mask, tf.int32), prompt_length=3
+    )
     np.testing.assert_allclose(actual.numpy(), expected, atol=1e-6, rtol=0)
 
 
@@ -180,7 +182,7 @@ def test_pooling_without_prompt_matches_sentence_transformers(mode, left_padding
 def test_include_prompt_false_leaves_prompt_tokens_out(prompt_excluding_folder, prompt):
     model = tfst.load(prompt_excluding_folder)
     expected = _reference(prompt_excluding_folder).encode(TEXTS, prompt=prompt)
-    assert not model.pipeline_modules[0].include_prompt
+    assert not model.pipeline_modules[1].include_prompt
     assert _max_diff(model.encode(TEXTS, prompt=prompt), expected) <= 1e-5
 
 

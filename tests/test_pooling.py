@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfst.layers import Normalize, Pooling
+from tfst.modules import Normalize, Pooling
 
 MODES = ["cls", "max", "mean", "mean_sqrt_len_tokens", "weightedmean", "lasttoken"]
 
@@ -41,12 +41,12 @@ def _reference(modes, token_embeddings, mask):
 def test_pooling_matches_sentence_transformers(modes, left_padding):
     token_embeddings, mask = _features(left_padding)
     expected = _reference(modes, token_embeddings, mask)
-    actual = Pooling(6, modes)(tf.constant(token_embeddings), tf.constant(mask, tf.int32))
+    actual = Pooling(6, modes).pool(tf.constant(token_embeddings), tf.constant(mask, tf.int32))
     np.testing.assert_allclose(actual.numpy(), expected, atol=1e-6, rtol=0)
 
 
 def test_pooling_output_dimension_counts_modes():
-    assert Pooling(6, ["cls", "mean", "max"]).output_dimension == 18
+    assert Pooling(6, ["cls", "mean", "max"]).output_dimension() == 18
 
 
 def test_unknown_pooling_mode_is_refused():
@@ -61,4 +61,5 @@ def test_pooling_get_config_round_trips():
 
 def test_normalize_gives_unit_vectors_and_keeps_zero_vectors():
     embeddings = tf.constant([[3.0, 4.0], [0.0, 0.0]])
-    np.testing.assert_allclose(Normalize()(embeddings).numpy(), [[0.6, 0.8], [0.0, 0.0]])
+    normalized = Normalize()({"sentence_embedding": embeddings})["sentence_embedding"]
+    np.testing.assert_allclose(normalized.numpy(), [[0.6, 0.8], [0.0, 0.0]])

@@ -8,10 +8,8 @@ import tensorflow as tf
 from sentences import parity_corpus
 
 import tfst
-from tfst.config import read_encoder_config
-from tfst.models import build_encoder
 from tfst.models.bert import BertEncoder
-from tfst.precision import with_precision
+from tfst.modules import Transformer
 
 CORPUS = parity_corpus()
 # bfloat16 keeps 8 significant bits of each matmul input (relative rounding 2^-9), and the
@@ -23,7 +21,7 @@ MIN_COSINE = 0.9995
 
 @pytest.fixture(scope="session")
 def minilm_bfloat16(minilm):
-    return with_precision(minilm, "bfloat16")
+    return minilm.with_encoder_precision("bfloat16")
 
 
 def _cosines(left: np.ndarray, right: np.ndarray) -> np.ndarray:
@@ -56,16 +54,17 @@ def test_bfloat16_weights_are_the_float32_weights_rounded(minilm, minilm_bfloat1
 
 
 def test_float32_gives_back_the_same_model(minilm):
-    assert with_precision(minilm, "float32") is minilm
+    assert minilm.with_encoder_precision("float32") is minilm
 
 
 def test_unknown_precision_is_refused_with_the_choices(minilm):
     with pytest.raises(ValueError, match=r"precision must be one of \('float32', 'bfloat16'\)"):
-        with_precision(minilm, "int4")
+        minilm.with_encoder_precision("int4")
 
 
-def test_build_encoder_takes_the_precision(minilm_folder):
-    encoder, _, _ = build_encoder(read_encoder_config(minilm_folder), precision="bfloat16")
+def test_the_transformer_module_builds_the_encoder_in_the_precision(minilm_folder):
+    options = tfst.modules.LoadOptions(encoder_precision="bfloat16")
+    encoder = Transformer.from_folder(minilm_folder, options).encoder
     assert encoder.precision == "bfloat16"
     assert all(block.precision == "bfloat16" for block in encoder.blocks)
 
@@ -108,18 +107,13 @@ def test_load_refuses_an_unknown_encoder_precision(minilm_folder):
 
 
 def test_converted_model_keeps_prompts_similarity_and_truncation(minilm):
-    from tfst.sentence_model import SentenceTransformer
-
-    configured = SentenceTransformer(
-        minilm.tokenizer,
-        minilm.encoder,
-        minilm.pipeline_modules,
+    configured = minilm.replace(
         prompts={"query": "query: "},
         default_prompt_name="query",
         similarity_fn_name="dot",
         truncate_dim=64,
     )
-    converted = with_precision(configured, "bfloat16")
+    converted = configured.with_encoder_precision("bfloat16")
     assert converted.prompts == configured.prompts
     assert converted.default_prompt_name == "query"
     assert converted.similarity_fn_name == "dot"

@@ -11,10 +11,10 @@ from tfst.text.tokenizer_folder import read_tokenizer_settings
 
 
 def layer_from_folder(
-    folder: Path, ops: str = "core", max_length: int = 512, model_type: str | None = "bert"
+    folder: Path, ops: str = "core", max_length: int = 512, default_class: str = "BertTokenizer"
 ) -> Tokenizer:
-    """The tokenizer tfst.load builds for ``folder``."""
-    settings = read_tokenizer_settings(Path(folder), model_type)
+    """The tokenizer tfst.load builds for ``folder`` (``default_class``: the family's)."""
+    settings = read_tokenizer_settings(Path(folder), default_class)
     return Tokenizer(**settings.layer_arguments(), max_length=max_length, ops=ops)
 
 

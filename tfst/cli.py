@@ -129,7 +129,7 @@ def command_verify(args) -> int:
 def command_info(args) -> int:
     model = _load(args)
     print(f"model: {args.model}")
-    print(f"pipeline: {' → '.join(layer_description(layer) for layer in model_layers(model))}")
+    print(f"pipeline: {' → '.join(module.describe() for module in model.pipeline_modules)}")
     print(f"embedding dimension: {model.get_sentence_embedding_dimension()}")
     print(f"max sequence length: {model.max_seq_length}")
     print(f"vocabulary size: {model.tokenizer.vocabulary_size()}")
@@ -176,24 +176,6 @@ def command_embed_corpus(args) -> int:
         f"(in {summary.bad_lines_pattern})"
     )
     return 0
-
-
-def model_layers(model) -> list:
-    return [model.tokenizer, model.encoder, *model.pipeline_modules]
-
-
-def layer_description(layer) -> str:
-    config = layer.get_config()
-    details = {
-        "BertEncoder": ("num_layers", "hidden_size", "num_heads", "hidden_act"),
-        "DistilBertEncoder": ("num_layers", "hidden_size", "num_heads", "hidden_act"),
-        "Pooling": ("modes",),
-        "Dense": ("in_features", "out_features", "activation"),
-    }.get(type(layer).__name__, ())
-    shown = ", ".join(f"{key}={config[key]}" for key in details if key in config)
-    if "tokenizer_json" in config:
-        shown = f"model={config['tokenizer_json']['model'].get('type')}"
-    return f"{type(layer).__name__}({shown})"
 
 
 def build_parser() -> argparse.ArgumentParser:

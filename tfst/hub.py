@@ -20,6 +20,7 @@ from huggingface_hub.errors import (
 )
 
 from tfst.config import read_json, read_modules_json
+from tfst.modules import module_class
 
 _CONFIG_FILES = [
     "modules.json",
@@ -108,12 +109,11 @@ def _folders_with_weights(snapshot: Path) -> list[str]:
     modules_file = snapshot / "modules.json"
     if not modules_file.is_file():
         return [""]
-    folders = []
-    for entry in read_modules_json(modules_file):
-        kind = entry["type"].rsplit(".", 1)[-1]
-        if kind in ("Transformer", "Dense"):
-            folders.append(entry.get("path", ""))
-    return folders
+    return [
+        entry.path
+        for entry in read_modules_json(modules_file)
+        if module_class(entry.type, str(modules_file)).has_weights
+    ]
 
 
 def _download_weights(repo_id: str, subfolder: str, download_options: dict) -> None:

@@ -1,35 +1,60 @@
 """``tfst.load``: a hub id or folder → a ready ``SentenceTransformer`` with checkpoint weights.
 
-The flow is the one the package layout shows: name → files (hub) → config → layers → weights.
-Every module's weights are checked and assigned before the model is returned, so a model is
-either loaded whole or not at all.
+The flow is the one the package layout shows: name → files (hub) → ``modules.json`` → each
+module from its folder (``tfst.modules``: configuration → layers → weights). Every module's
+weights are checked and assigned before the model is returned, so a model is either loaded whole
+or not at all.
 """
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
-from tfst.checkpoint import find_weights_file, load_checkpoint_tensors
-from tfst.config import (
-    DenseModuleConfig,
-    NormalizeModuleConfig,
-    PoolingModuleConfig,
-    TransformerModuleConfig,
-    read_model_config,
-)
+from tfst.config import ConfigError, read_model_settings, read_modules_json
 from tfst.hub import resolve_model_folder
-from tfst.layers import Dense, Normalize, Pooling
-from tfst.models import build_encoder
+from tfst.models.transformer_block import check_precision
+from tfst.modules import LoadOptions, Module, Pooling, Transformer, module_class
 from tfst.sentence_model import SentenceTransformer
 from tfst.similarity import SIMILARITY_FUNCTIONS
-from tfst.text.tokenizer import Tokenizer
-from tfst.weights import assign_checkpoint_tensors
 
 
-def build_tokenizer(module: TransformerModuleConfig) -> Tokenizer:
-    return Tokenizer(
-        **module.tokenizer.layer_arguments(), max_length=module.max_seq_length, name="tokenizer"
-    )
+def read_modules(folder: Path, options: LoadOptions) -> list[Module]:
+    """The modules ``modules.json`` lists, each built from its folder; a folder without
+    ``modules.json`` is a plain Hugging Face model, read as sentence-transformers reads it:
+    a Transformer followed by mean pooling."""
+    modules_path = folder / "modules.json"
+    if not modules_path.is_file():
+        transformer = Transformer.from_folder(folder, options)
+        return [transformer, Pooling(transformer.output_dimension(), ("mean",), name="pooling")]
+    modules = []
+    for position, entry in enumerate(read_modules_json(modules_path)):
+        where = f"{modules_path} (module {entry.name!r})"
+        cls = module_class(entry.type, where)
+        if cls.is_input != (position == 0):
+            raise ConfigError(
+                f"{where}: a {cls.__name__} module can only come "
+                + ("first" if cls.is_input else "after the module that takes text")
+            )
+        module_folder = folder / entry.path
+        if cls.has_folder and not module_folder.is_dir():
+            raise FileNotFoundError(f"{module_folder} not found ({where})")
+        modules.append(cls.from_folder(module_folder, options))
+    _check_widths(modules, modules_path)
+    return modules
+
+
+def _check_widths(modules: list[Module], modules_path: Path) -> None:
+    """Each module must take the width the one before it gives, or layers fail on first use."""
+    width = None
+    for module in modules:
+        expected = module.expected_input_dimension()
+        if expected is not None and width is not None and expected != width:
+            raise ConfigError(
+                f"{modules_path}: the {module.describe()} module expects width {expected}, but "
+                f"the module before it gives {width}"
+            )
+        width = module.output_dimension(width)
 
 
 def load(
@@ -52,7 +77,8 @@ def load(
     ``prompts``, ``default_prompt_name``, ``similarity_fn_name`` and ``truncate_dim`` override
     the values in ``config_sentence_transformers.json``, as in sentence-transformers (given
     prompts replace saved ones of the same name; the others are kept).
-    ``encoder_precision="bfloat16"`` is the opt-in faster encoder of ``tfst.precision``; the
+    ``encoder_precision="bfloat16"`` is the opt-in faster encoder (bfloat16 projections, see
+    ``tfst.models.transformer_block.PRECISIONS``); the
     default ``float32`` matches sentence-transformers.
 
     Example:
@@ -60,6 +86,7 @@ def load(
         >>> model.encode(["A sentence", "Another one"]).shape
         (2, 384)
     """
+    check_precision(encoder_precision)
     folder = resolve_model_folder(
         name_or_path,
         revision=revision,
@@ -67,63 +94,24 @@ def load(
         token=token,
         local_files_only=local_files_only,
     )
-    config = read_model_config(folder)
-    transformer = config.transformer
-    tokenizer = build_tokenizer(transformer)
-    encoder, prefixes, skipped = build_encoder(transformer.encoder, precision=encoder_precision)
-    weights_file = find_weights_file(transformer.folder)
-    assign_checkpoint_tensors(
-        encoder.weight_targets(),
-        load_checkpoint_tensors(weights_file),
-        source=weights_file,
-        prefixes=prefixes,
-        skip_patterns=skipped,
-    )
-
-    modules = []
-    for index, module in enumerate(config.modules[1:], start=1):
-        if isinstance(module, PoolingModuleConfig):
-            modules.append(
-                Pooling(
-                    module.embedding_dimension,
-                    module.modes,
-                    include_prompt=module.include_prompt,
-                    name=f"pooling_{index}",
-                )
-            )
-        elif isinstance(module, DenseModuleConfig):
-            dense = Dense(
-                module.in_features,
-                module.out_features,
-                bias=module.bias,
-                activation=module.activation,
-                name=f"dense_{index}",
-            )
-            dense_weights = find_weights_file(module.folder)
-            assign_checkpoint_tensors(
-                dense.weight_targets(), load_checkpoint_tensors(dense_weights), source=dense_weights
-            )
-            modules.append(dense)
-        elif isinstance(module, NormalizeModuleConfig):
-            modules.append(Normalize(name=f"normalize_{index}"))
+    modules = read_modules(folder, LoadOptions(encoder_precision=encoder_precision))
+    settings = read_model_settings(folder)
     # Like sentence-transformers, a saved similarity it does not support (e.g. a multi-vector
     # "maxsim") is ignored rather than refused.
-    saved_similarity = config.similarity_fn_name
+    saved_similarity = settings.similarity_fn_name
     if saved_similarity not in SIMILARITY_FUNCTIONS:
         saved_similarity = None
     merged_prompts = dict(prompts or {})
-    for prompt_name, prompt_text in config.prompts.items():
+    for prompt_name, prompt_text in settings.prompts.items():
         if merged_prompts.get(prompt_name) is None:
             merged_prompts[prompt_name] = prompt_text
     return SentenceTransformer(
-        tokenizer,
-        encoder,
         modules,
         prompts=merged_prompts,
         default_prompt_name=(
-            config.default_prompt_name if default_prompt_name is None else default_prompt_name
+            settings.default_prompt_name if default_prompt_name is None else default_prompt_name
         ),
         similarity_fn_name=similarity_fn_name or saved_similarity,
-        truncate_dim=config.truncate_dim if truncate_dim is None else truncate_dim,
+        truncate_dim=settings.truncate_dim if truncate_dim is None else truncate_dim,
         name="sentence_transformer",
     )

@@ -18,8 +18,9 @@ import numpy as np
 import tensorflow as tf
 from tqdm.auto import tqdm
 
-from tfst.layers.normalize import l2_normalize
-from tfst.layers.pooling import Pooling
+from tfst.models.transformer_block import check_precision
+from tfst.modules import Module, Pooling
+from tfst.modules.normalize import l2_normalize
 from tfst.quantization import PRECISIONS, quantize_embeddings
 from tfst.similarity import (
     check_similarity_fn_name,
@@ -40,9 +41,8 @@ class SentenceTransformer(keras.Model):
     """A sentence-transformers model in Keras: raw strings in, sentence embeddings out.
 
     Args:
-        tokenizer: the string → ``input_ids``/``attention_mask``/``token_type_ids`` layer.
-        encoder: the transformer layer returning token embeddings.
-        modules: the layers after the encoder, in ``modules.json`` order (Pooling first).
+        modules: the modules of ``modules.json``, in order (``tfst.modules``); the first takes
+            text (a Transformer), the others pass the features dict on (Pooling, Dense, ...).
         prompts: prompt name → text prepended by ``encode(prompt_name=...)``; ``query`` and
             ``document`` are always there (empty unless given), as in sentence-transformers.
         default_prompt_name: the prompt ``encode`` uses when given neither prompt nor name.
@@ -50,14 +50,13 @@ class SentenceTransformer(keras.Model):
         truncate_dim: keep only the first ``truncate_dim`` dimensions in ``encode``.
 
     Build one with ``tfst.load(...)``; the constructor is for Keras deserialization and for
-    assembling custom pipelines from tfst layers.
+    assembling custom pipelines from tfst modules. ``model[i]`` is the i-th module, as in
+    sentence-transformers; ``model.tokenizer`` and ``model.encoder`` are the first module's.
     """
 
     def __init__(
         self,
-        tokenizer,
-        encoder,
-        modules: Sequence[keras.layers.Layer],
+        modules: Sequence[Module],
         *,
         prompts: dict[str, str] | None = None,
         default_prompt_name: str | None = None,
@@ -66,16 +65,17 @@ class SentenceTransformer(keras.Model):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if not modules or not isinstance(modules[0], Pooling):
-            raise ValueError("the first module after the encoder must be a Pooling layer")
-        self.tokenizer = tokenizer
-        self.encoder = encoder
-        self.pipeline_modules = list(modules)
+        modules = list(modules)
+        if not modules or not modules[0].is_input:
+            raise ValueError("the first module must take text (e.g. a Transformer module)")
+        if any(module.is_input for module in modules[1:]):
+            raise ValueError("only the first module may take text")
+        self.pipeline_modules = modules
         # A config's trainable=False reaches only the layer itself, not the layers its __init__
         # builds (the encoder's embeddings and blocks). Pass it down so a frozen model stays
         # frozen through a .keras round trip; the setter is called directly because Keras skips
         # `layer.trainable = False` on a layer whose flag is already False.
-        for layer in (self, encoder, *self.pipeline_modules):
+        for layer in self._flatten_layers(include_self=True, recursive=True):
             if not layer.trainable:
                 keras.layers.Layer.trainable.fset(layer, False)
         prompts = {name: "" for name in _STANDARD_PROMPT_NAMES} | dict(prompts or {})
@@ -90,56 +90,97 @@ class SentenceTransformer(keras.Model):
         self.truncate_dim = truncate_dim
         self._embed_strings = self._trace_embed_strings()
 
+    def __getitem__(self, index: int) -> Module:
+        return self.pipeline_modules[index]
+
+    def __len__(self) -> int:
+        return len(self.pipeline_modules)
+
+    @property
+    def tokenizer(self):
+        """The first module's tokenizer (``tfst.text.Tokenizer``)."""
+        return self.pipeline_modules[0].tokenizer
+
+    @property
+    def encoder(self):
+        """The first module's encoder layer."""
+        return self.pipeline_modules[0].encoder
+
+    def replace(self, **changes) -> SentenceTransformer:
+        """A model like this one with some constructor arguments changed (``modules``,
+        ``prompts``, ...), sharing every module it keeps; this model is unchanged."""
+        arguments = dict(
+            modules=self.pipeline_modules,
+            prompts=self.prompts,
+            default_prompt_name=self.default_prompt_name,
+            similarity_fn_name=self._similarity_fn_name,
+            truncate_dim=self.truncate_dim,
+            name=self.name,
+        )
+        arguments.update(changes)
+        return type(self)(arguments.pop("modules"), **arguments)
+
+    def with_encoder_precision(self, precision: str) -> SentenceTransformer:
+        """This model with its encoder computing in ``precision`` (``float32`` or ``bfloat16``,
+        see ``tfst.models.transformer_block.PRECISIONS``); every other layer is shared."""
+        encoder = self.encoder
+        if check_precision(precision) == encoder.precision:
+            return self
+        converted = type(encoder).from_config({**encoder.get_config(), "precision": precision})
+        converted.build()
+        for target, source in zip(converted.weights, encoder.weights, strict=True):
+            target.assign(keras.ops.cast(source, target.dtype))
+        first = self.pipeline_modules[0].with_encoder(converted)
+        return self.replace(modules=[first, *self.pipeline_modules[1:]])
+
     def build(self, input_shape=None):
-        for layer in (self.encoder, *self.pipeline_modules):
-            if not layer.built:
-                layer.build(None)
+        for module in self.pipeline_modules:
+            if not module.built:
+                module.build(None)
         self.built = True
 
     # --- the graph ----------------------------------------------------------------------------
 
     def forward_features(self, features: dict, prompt_length=None) -> dict:
-        """Run encoder and modules on tokenized features; returns token and sentence embeddings.
+        """Run the modules on tokenized features; returns every feature they produce
+        (``token_embeddings``, ``sentence_embedding``, ...).
 
         ``prompt_length`` (scalar int) is how many leading tokens a prompt took; pooling leaves
         them out when its ``include_prompt`` is False.
         """
-        token_embeddings = self.encoder(features)
-        embeddings = self.pipeline_modules[0](
-            token_embeddings, features["attention_mask"], prompt_length=prompt_length
-        )
-        for module in self.pipeline_modules[1:]:
-            embeddings = module(embeddings)
-        return {
-            "token_embeddings": token_embeddings,
-            "attention_mask": features["attention_mask"],
-            "sentence_embedding": embeddings,
-        }
+        if prompt_length is not None:
+            features = {**features, "prompt_length": prompt_length}
+        for module in self.pipeline_modules:
+            features = module(features)
+        features.pop("prompt_length", None)
+        return features
 
     def call(self, sentences):
-        return self.forward_features(self.tokenizer(sentences))["sentence_embedding"]
+        features = self.pipeline_modules[0].tokenize(sentences)
+        return self.forward_features(features)["sentence_embedding"]
 
     def prompt_length(self, prompt) -> tf.Tensor:
-        """Tokens a prompt takes at the start of a text: [CLS] and its pieces, 0 for no prompt.
+        """Tokens a prompt takes at the start of a text, 0 for no prompt.
 
-        As sentence-transformers measures it: the prompt tokenized alone (truncation included),
-        minus the trailing [SEP], which the tokenizer always adds and which is a special token.
+        As sentence-transformers measures it: the prompt tokenized alone (truncation and
+        special tokens included), minus one for the trailing special token.
         """
         prompt = tf.convert_to_tensor(prompt, tf.string)
+        tokenize = self.pipeline_modules[0].tokenize
         return tf.cond(
             tf.equal(prompt, ""),
             lambda: tf.constant(0, tf.int32),
-            lambda: tf.reduce_sum(self.tokenizer(prompt[tf.newaxis])["attention_mask"]) - 1,
+            lambda: tf.reduce_sum(tokenize(prompt[tf.newaxis])["attention_mask"]) - 1,
         )
 
     def _trace_embed_strings(self):
         """The graph ``encode`` runs per batch: prompt + sentences → every output it can return."""
 
         def embed_strings(sentences, prompt):
-            features = self.tokenizer(prompt + sentences)
+            features = self.pipeline_modules[0].tokenize(prompt + sentences)
             prompt_length = self.prompt_length(prompt)
             outputs = self.forward_features(features, prompt_length=prompt_length)
-            return {**features, **outputs, "prompt_length": prompt_length}
+            return {**outputs, "prompt_length": prompt_length}
 
         return tf.function(
             embed_strings,
@@ -151,7 +192,9 @@ class SentenceTransformer(keras.Model):
 
     def set_pooling_include_prompt(self, include_prompt: bool) -> None:
         """Whether pooling keeps the prompt's tokens (False for INSTRUCTOR-style models)."""
-        self.pipeline_modules[0].include_prompt = bool(include_prompt)
+        for module in self.pipeline_modules:
+            if isinstance(module, Pooling):
+                module.include_prompt = bool(include_prompt)
         self._embed_strings = self._trace_embed_strings()
 
     @property
@@ -170,24 +213,19 @@ class SentenceTransformer(keras.Model):
 
     @property
     def max_seq_length(self) -> int:
-        """Longest token sequence (incl. [CLS]/[SEP]) the model sees; longer input is truncated."""
-        return self.tokenizer.max_length
+        """Longest token sequence (special tokens included) the model sees; longer input is
+        truncated."""
+        return self.pipeline_modules[0].max_seq_length
 
     @max_seq_length.setter
     def max_seq_length(self, value: int) -> None:
-        # Refused here rather than by a failed embedding lookup on the first long text.
-        limit = self.encoder.max_position_embeddings
-        if value > limit:
-            raise ValueError(
-                f"max_seq_length {value} is more than the encoder's {limit} position embeddings"
-            )
-        self.tokenizer.max_length = value
+        self.pipeline_modules[0].max_seq_length = value
 
     def _output_dimension(self) -> int:
-        """Width of the sentence embeddings the layers produce (before any ``truncate_dim``)."""
-        dimension = self.pipeline_modules[0].output_dimension
-        for module in self.pipeline_modules[1:]:
-            dimension = getattr(module, "out_features", dimension)
+        """Width of the sentence embeddings the modules produce (before any ``truncate_dim``)."""
+        dimension = None
+        for module in self.pipeline_modules:
+            dimension = module.output_dimension(dimension)
         return dimension
 
     def get_embedding_dimension(self) -> int:
@@ -234,7 +272,9 @@ class SentenceTransformer(keras.Model):
         ``texts`` is a batch, accepted and refused as in ``encode``; a bare str is refused
         (sentence-transformers would tokenize each of its characters as a text).
         """
-        return self.tokenizer(tf.constant(_as_string_list(texts), dtype=tf.string))
+        return self.pipeline_modules[0].tokenize(
+            tf.constant(_as_string_list(texts), dtype=tf.string)
+        )
 
     def encode(
         self,
@@ -417,8 +457,6 @@ class SentenceTransformer(keras.Model):
     def get_config(self):
         config = super().get_config()
         config.update(
-            tokenizer=keras.saving.serialize_keras_object(self.tokenizer),
-            encoder=keras.saving.serialize_keras_object(self.encoder),
             modules=[keras.saving.serialize_keras_object(m) for m in self.pipeline_modules],
             prompts=dict(self.prompts),
             default_prompt_name=self.default_prompt_name,
@@ -430,10 +468,8 @@ class SentenceTransformer(keras.Model):
     @classmethod
     def from_config(cls, config):
         config = dict(config)
-        tokenizer = keras.saving.deserialize_keras_object(config.pop("tokenizer"))
-        encoder = keras.saving.deserialize_keras_object(config.pop("encoder"))
         modules = [keras.saving.deserialize_keras_object(m) for m in config.pop("modules")]
-        return cls(tokenizer, encoder, modules, **config)
+        return cls(modules, **config)
 
 
 def _as_string_list(sentences) -> list[str]:

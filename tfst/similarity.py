@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import tensorflow as tf
 
-from tfst.layers.normalize import l2_normalize
+from tfst.modules.normalize import l2_normalize
 
 SIMILARITY_FUNCTIONS = ("cosine", "dot", "euclidean", "manhattan")
 # Rows of `a` per step of the manhattan loop, so [rows, m, dim] float64 stays at 256 MB at most.

@@ -1,20 +1,26 @@
-"""Strict filling of Keras variables from checkpoint tensors.
+"""Strict filling of Keras variables from checkpoint tensors, through declarative weight tables.
 
-Each model family declares, next to its layer, a table from checkpoint names to the variables
-they fill (and how: as is, or transposed from torch's ``[out, in]`` Linear layout). This module
-applies such a table and refuses anything loose: a variable left unfilled, a tensor neither used
-nor deliberately skipped, or a shape that does not fit. Nothing is half-loaded: every check runs
-before the first assignment.
+Each layer that holds weights declares, next to itself, a :class:`WeightTable`: checkpoint name →
+the variable it fills (an attribute path from the layer, e.g. ``blocks.3.query.kernel``), that
+variable's shape, and how the tensor is laid out (as is, or torch's ``[out, in]`` Linear layout).
+The table exists before the layer is built, so a checkpoint's header can be compared with it
+before a single variable is allocated: a config that disagrees with its weights costs nothing.
+Loading refuses anything loose: a variable left unfilled, a tensor neither used nor deliberately
+skipped, or a shape that does not fit; every check runs before the first assignment. Saving runs
+the same table backwards.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+# Longest list an error message spells out; the rest is counted.
+LISTED_NAMES = 10
 
 
 class WeightMismatchError(ValueError):
@@ -26,14 +32,38 @@ def as_is(tensor: np.ndarray) -> np.ndarray:
 
 
 def linear_kernel(tensor: np.ndarray) -> np.ndarray:
-    """torch Linear stores ``[out, in]``; Keras Dense kernels are ``[in, out]``."""
+    """torch Linear stores ``[out, in]``; Keras Dense kernels are ``[in, out]`` (and back)."""
     return tensor.T
 
 
 @dataclass(frozen=True)
 class WeightTarget:
-    variable: object  # a keras.Variable
+    """One variable: its attribute path from the owning layer, its shape, and the transform
+    from the checkpoint's layout to ours (each transform here is its own inverse)."""
+
+    path: str
+    shape: tuple[int, ...]
     transform: Callable[[np.ndarray], np.ndarray] = as_is
+
+    @property
+    def checkpoint_shape(self) -> tuple[int, ...]:
+        return self.shape[::-1] if self.transform is linear_kernel else self.shape
+
+
+def resolve(layer, path: str):
+    """The object at ``path`` (dotted attributes, integers index lists) from ``layer``."""
+    value = layer
+    for part in path.split("."):
+        value = value[int(part)] if part.isdigit() else getattr(value, part)
+    return value
+
+
+def listing(names: Iterable[str]) -> str:
+    """Names for an error message, at most ``LISTED_NAMES`` of them, the rest counted."""
+    names = sorted(names)
+    shown = ", ".join(names[:LISTED_NAMES])
+    hidden = len(names) - LISTED_NAMES
+    return f"{shown} and {hidden} more" if hidden > 0 else shown
 
 
 def _canonical_name(name: str) -> str:
@@ -45,55 +75,77 @@ def _canonical_name(name: str) -> str:
     return name
 
 
-def assign_checkpoint_tensors(
-    targets: Mapping[str, WeightTarget],
-    tensors: Mapping[str, np.ndarray],
-    *,
-    source: Path | str,
-    prefixes: Iterable[str] = (),
-    skip_patterns: Iterable[str] = (),
-) -> None:
-    """Fill every target variable from ``tensors``; fail loudly on anything unaccounted for.
+@dataclass(frozen=True)
+class WeightTable:
+    """Checkpoint name → :class:`WeightTarget` for one layer.
 
     ``prefixes`` are optional leading parts of checkpoint names (``bert.``) that are stripped,
-    since sentence-transformers saves without them but transformers' task heads save with them.
-    ``skip_patterns`` are regular expressions for tensors the model deliberately does not use.
+    since sentence-transformers saves without them but transformers' task models save with them.
+    ``skipped`` are regular expressions for tensors the layer deliberately does not use.
     """
-    skips = [re.compile(pattern) for pattern in skip_patterns]
-    by_name: dict[str, tuple[str, np.ndarray]] = {}
-    unexpected = []
-    for original_name, tensor in tensors.items():
-        name = _canonical_name(original_name)
-        for prefix in prefixes:
-            if name.startswith(prefix):
-                name = name[len(prefix) :]
-                break
-        if name in targets:
-            by_name[name] = (original_name, tensor)
-        elif not any(skip.fullmatch(name) for skip in skips):
-            unexpected.append(original_name)
 
-    missing = sorted(set(targets) - set(by_name))
-    problems = []
-    if missing:
-        problems.append(f"missing tensors: {', '.join(missing)}")
-    if unexpected:
-        problems.append(f"unexpected tensors: {', '.join(sorted(unexpected))}")
-    prepared = []
-    for name, target in targets.items():
-        if name not in by_name:
-            continue
-        original_name, tensor = by_name[name]
-        value = target.transform(np.asarray(tensor))  # a view: transforms reshape, not copy
-        expected = tuple(target.variable.shape)
-        if tuple(value.shape) != expected:
-            problems.append(
-                f"tensor {original_name} has shape {tuple(np.shape(tensor))}, "
-                f"expected {expected if target.transform is as_is else expected[::-1]}"
-            )
-        prepared.append((target.variable, value))
-    if problems:
-        raise WeightMismatchError(f"{source}: " + "; ".join(problems))
-    for variable, value in prepared:
-        # At most one copy here (a transposed kernel); TensorFlow takes its own on assignment.
-        variable.assign(np.ascontiguousarray(value).astype(variable.dtype, copy=False))
+    targets: Mapping[str, WeightTarget]
+    prefixes: tuple[str, ...] = ()
+    skipped: tuple[str, ...] = ()
+    _skips: tuple = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self):
+        object.__setattr__(self, "_skips", tuple(re.compile(p) for p in self.skipped))
+
+    def _local_name(self, checkpoint_name: str) -> str:
+        name = _canonical_name(checkpoint_name)
+        for prefix in self.prefixes:
+            if name.startswith(prefix):
+                return name[len(prefix) :]
+        return name
+
+    def match(self, shapes: Mapping[str, tuple[int, ...]], source: Path | str) -> dict[str, str]:
+        """Our name → checkpoint name for every target, after checking names and shapes.
+
+        ``shapes`` maps each checkpoint tensor's name to its shape (a header is enough).
+        Raises :class:`WeightMismatchError` naming ``source`` and every problem found.
+        """
+        found: dict[str, str] = {}
+        unexpected = []
+        for original_name in shapes:
+            name = self._local_name(original_name)
+            if name in self.targets:
+                found[name] = original_name
+            elif not any(skip.fullmatch(name) for skip in self._skips):
+                unexpected.append(original_name)
+        problems = []
+        missing = set(self.targets) - set(found)
+        if missing:
+            problems.append(f"missing tensors: {listing(missing)}")
+        if unexpected:
+            problems.append(f"unexpected tensors: {listing(unexpected)}")
+        wrong = [
+            f"tensor {original} has shape {tuple(shapes[original])}, expected "
+            f"{self.targets[name].checkpoint_shape}"
+            for name, original in found.items()
+            if tuple(shapes[original]) != self.targets[name].checkpoint_shape
+        ]
+        problems.extend(wrong[:LISTED_NAMES])
+        if len(wrong) > LISTED_NAMES:
+            problems.append(f"and {len(wrong) - LISTED_NAMES} more tensors of the wrong shape")
+        if problems:
+            raise WeightMismatchError(f"{source}: " + "; ".join(problems))
+        return found
+
+    def assign(self, layer, tensors: Mapping[str, np.ndarray], source: Path | str) -> None:
+        """Fill ``layer`` (built) from ``tensors``; all checks run before the first assignment."""
+        found = self.match({name: np.shape(tensor) for name, tensor in tensors.items()}, source)
+        for name, original in found.items():
+            target = self.targets[name]
+            variable = resolve(layer, target.path)
+            value = target.transform(np.asarray(tensors[original]))
+            # At most one copy here (a transposed kernel); TensorFlow takes its own on assignment.
+            variable.assign(np.ascontiguousarray(value).astype(variable.dtype, copy=False))
+
+    def export(self, layer) -> dict[str, np.ndarray]:
+        """Checkpoint name → float32 tensor in the checkpoint's layout (for saving)."""
+        tensors = {}
+        for name, target in self.targets.items():
+            value = np.asarray(resolve(layer, target.path).numpy(), dtype=np.float32)
+            tensors[name] = np.ascontiguousarray(target.transform(value))
+        return tensors

@@ -29,13 +29,13 @@ def hf_pipeline(folder) -> dict:
     return json.loads(hf.backend_tokenizer.to_str())
 
 
-def assert_same_pipeline_and_ids(folder, model_type="bert", max_length=64):
-    ours = read_tokenizer_settings(folder, model_type).tokenizer_json
+def assert_same_pipeline_and_ids(folder, default_class="BertTokenizer", max_length=64):
+    ours = read_tokenizer_settings(folder, default_class).tokenizer_json
     theirs = hf_pipeline(folder)
     for key in COMPARED_KEYS:
         assert ours.get(key) == theirs.get(key), key
     hf = transformers.AutoTokenizer.from_pretrained(str(folder))
-    layer = layer_from_folder(folder, max_length=max_length, model_type=model_type)
+    layer = layer_from_folder(folder, max_length=max_length, default_class=default_class)
     expected = hf(
         TEXTS, padding=True, truncation="longest_first", max_length=max_length, return_tensors="np"
     )
@@ -124,7 +124,7 @@ def test_distilbert_model_type_without_tokenizer_class(tmp_path):
     del config["tokenizer_class"]
     (folder / "tokenizer_config.json").write_text(json.dumps(config), encoding="utf-8")
     (folder / "config.json").write_text(json.dumps({"model_type": "distilbert"}), encoding="utf-8")
-    assert_same_pipeline_and_ids(folder, model_type="distilbert")
+    assert_same_pipeline_and_ids(folder, default_class="BertTokenizer")
 
 
 def test_generic_class_runs_tokenizer_json_as_written(tmp_path):
@@ -147,7 +147,7 @@ def test_unknown_tokenizer_class_is_refused_naming_it(tmp_path):
     folder = copy_tokenizer(MINILM_FOLDER, tmp_path)
     edit_json(folder / "tokenizer_config.json", tokenizer_class="BertJapaneseTokenizer")
     with pytest.raises(TokenizerSpecError, match="BertJapaneseTokenizer.*supported are"):
-        read_tokenizer_settings(folder, "bert")
+        read_tokenizer_settings(folder, "BertTokenizer")
 
 
 @pytest.mark.parametrize(
@@ -158,14 +158,14 @@ def test_string_or_number_for_a_boolean_option_is_refused(tmp_path, key, value):
     folder = copy_tokenizer(MINILM_FOLDER, tmp_path)
     edit_json(folder / "tokenizer_config.json", **{key: value})
     with pytest.raises(TokenizerSpecError, match=key):
-        read_tokenizer_settings(folder, "bert")
+        read_tokenizer_settings(folder, "BertTokenizer")
 
 
 def test_special_token_missing_from_the_vocabulary_is_refused(tmp_path):
     folder = copy_tokenizer(MINILM_FOLDER, tmp_path)
     edit_json(folder / "tokenizer_config.json", cls_token="<s>")
     with pytest.raises(TokenizerSpecError, match="<s>"):
-        read_tokenizer_settings(folder, "bert")
+        read_tokenizer_settings(folder, "BertTokenizer")
 
 
 def test_duplicate_vocab_txt_lines_are_refused_naming_them(tmp_path):
@@ -173,7 +173,7 @@ def test_duplicate_vocab_txt_lines_are_refused_naming_them(tmp_path):
     lines = (MINILM_FOLDER / "vocab.txt").read_text(encoding="utf-8").splitlines()
     (folder / "vocab.txt").write_text("\n".join(lines + ["hello"]) + "\n", encoding="utf-8")
     with pytest.raises(TokenizerSpecError, match="'hello' is on lines"):
-        read_tokenizer_settings(folder, "bert")
+        read_tokenizer_settings(folder, "BertTokenizer")
 
 
 def test_unsupported_component_is_refused_naming_file_and_place(tmp_path):
@@ -187,7 +187,7 @@ def test_unsupported_component_is_refused_naming_file_and_place(tmp_path):
 def test_sentence_transformers_do_lower_case_puts_lowercase_first(tmp_path):
     from tfst.text.tokenizer_folder import with_lowercase_first
 
-    settings = with_lowercase_first(read_tokenizer_settings(MINILM_FOLDER, "bert"))
+    settings = with_lowercase_first(read_tokenizer_settings(MINILM_FOLDER, "BertTokenizer"))
     normalizer = settings.tokenizer_json["normalizer"]
     assert normalizer["type"] == "Sequence"
     assert [item["type"] for item in normalizer["normalizers"]] == ["Lowercase", "BertNormalizer"]

@@ -1,12 +1,21 @@
-"""BERT encoder as a Keras layer, and the table that fills it from a Hugging Face checkpoint."""
+"""The BERT family: its encoder layer, its checkpoint-name table and its ``config.json`` settings."""
 
 from __future__ import annotations
 
 import keras
 import tensorflow as tf
 
+from tfst.models.family import (
+    MAX_LAYERS,
+    MAX_POSITIONS,
+    MAX_VOCABULARY,
+    Family,
+    activation,
+    layer_norm_epsilon,
+    size,
+)
 from tfst.models.transformer_block import TransformerEncoder, block_weight_targets
-from tfst.weights import WeightTarget
+from tfst.weights import WeightTable, WeightTarget
 
 # Our block sub-layers → BERT's checkpoint module names inside ``encoder.layer.N.``.
 _BLOCK_NAMES = {
@@ -62,12 +71,36 @@ class BertEncoder(TransformerEncoder):
         config.update(type_vocab_size=self.type_vocab_size)
         return config
 
-    def weight_targets(self) -> dict[str, WeightTarget]:
+    def weight_table(self) -> WeightTable:
         """Every variable of this layer, keyed by its name in a Hugging Face BERT checkpoint."""
         targets = self.embedding_weight_targets()
         targets["embeddings.token_type_embeddings.weight"] = WeightTarget(
-            self.token_type_embeddings.embeddings
+            "token_type_embeddings.embeddings", (self.type_vocab_size, self.hidden_size)
         )
         for index, block in enumerate(self.blocks):
-            targets.update(block_weight_targets(block, f"encoder.layer.{index}.", _BLOCK_NAMES))
-        return targets
+            targets.update(
+                block_weight_targets(
+                    block, f"blocks.{index}", f"encoder.layer.{index}.", _BLOCK_NAMES
+                )
+            )
+        return WeightTable(targets, CHECKPOINT_PREFIXES, SKIPPED_TENSORS)
+
+
+FAMILY = Family(
+    model_type="bert",
+    encoder_class=BertEncoder,
+    settings={
+        "vocab_size": size("vocab_size", maximum=MAX_VOCABULARY),
+        "hidden_size": size("hidden_size"),
+        "num_layers": size("num_hidden_layers", maximum=MAX_LAYERS),
+        "num_heads": size("num_attention_heads"),
+        "intermediate_size": size("intermediate_size"),
+        "hidden_act": activation("hidden_act"),
+        "layer_norm_eps": layer_norm_epsilon(),
+        "max_position_embeddings": size("max_position_embeddings", maximum=MAX_POSITIONS),
+        "type_vocab_size": size("type_vocab_size", 2, maximum=MAX_VOCABULARY),
+    },
+    architecture="BertModel",
+    tokenizer_class="BertTokenizer",
+    fixed={"position_embedding_type": "absolute"},
+)

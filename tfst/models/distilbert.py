@@ -1,4 +1,4 @@
-"""DistilBERT encoder as a Keras layer, and the table that fills it from a Hugging Face checkpoint.
+"""The DistilBERT family: its encoder layer, its checkpoint-name table and its ``config.json`` settings.
 
 DistilBERT is BERT without token types, with its own checkpoint names. Its
 ``sinusoidal_pos_embds`` option only changes how transformers *initializes* the position table;
@@ -9,8 +9,16 @@ from __future__ import annotations
 
 import keras
 
+from tfst.models.family import (
+    MAX_LAYERS,
+    MAX_POSITIONS,
+    MAX_VOCABULARY,
+    Family,
+    activation,
+    size,
+)
 from tfst.models.transformer_block import TransformerEncoder, block_weight_targets
-from tfst.weights import WeightTarget
+from tfst.weights import WeightTable
 
 # Our block sub-layers → DistilBERT's checkpoint module names inside ``transformer.layer.N.``.
 _BLOCK_NAMES = {
@@ -40,9 +48,32 @@ class DistilBertEncoder(TransformerEncoder):
     ``token_type_ids`` are ignored, as DistilBERT has none); returns ``[batch, seq, hidden]``.
     """
 
-    def weight_targets(self) -> dict[str, WeightTarget]:
+    def weight_table(self) -> WeightTable:
         """Every variable of this layer, keyed by its name in a Hugging Face DistilBERT checkpoint."""
         targets = self.embedding_weight_targets()
         for index, block in enumerate(self.blocks):
-            targets.update(block_weight_targets(block, f"transformer.layer.{index}.", _BLOCK_NAMES))
-        return targets
+            targets.update(
+                block_weight_targets(
+                    block, f"blocks.{index}", f"transformer.layer.{index}.", _BLOCK_NAMES
+                )
+            )
+        return WeightTable(targets, CHECKPOINT_PREFIXES, SKIPPED_TENSORS)
+
+
+FAMILY = Family(
+    model_type="distilbert",
+    encoder_class=DistilBertEncoder,
+    settings={
+        "vocab_size": size("vocab_size", maximum=MAX_VOCABULARY),
+        "hidden_size": size("dim"),
+        "num_layers": size("n_layers", maximum=MAX_LAYERS),
+        "num_heads": size("n_heads"),
+        "intermediate_size": size("hidden_dim"),
+        "hidden_act": activation("activation"),
+        "max_position_embeddings": size("max_position_embeddings", maximum=MAX_POSITIONS),
+    },
+    architecture="DistilBertModel",
+    tokenizer_class="BertTokenizer",
+    # DistilBERT's LayerNorm epsilon is fixed in transformers, not configurable.
+    constants={"layer_norm_eps": 1e-12},
+)

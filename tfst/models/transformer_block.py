@@ -1,7 +1,9 @@
-"""What BERT and DistilBERT share: the post-LayerNorm transformer block and the encoder skeleton.
+"""What the encoder families share: the post-LayerNorm transformer block and the encoder skeleton.
 
-Both families run ``x = LN(x + Attention(x)); x = LN(x + FFN(x))`` with the same shapes; they
-differ only in their embeddings and checkpoint names, which their own modules define.
+BERT, DistilBERT, MPNet, RoBERTa and XLM-R run ``x = LN(x + Attention(x)); x = LN(x + FFN(x))``
+with the same shapes; they differ in their embeddings, checkpoint names and (MPNet) a relative
+position bias added to the attention scores, which their own modules define through the hooks of
+:class:`TransformerEncoder` (``embed``, ``position_bias``, ``weight_table``).
 
 The block is written for TensorFlow's CPU graph optimizer (benchmarks/README.md has the figures):
 the encoder passes only the real (unpadded) tokens through the blocks, and projections run on
@@ -9,7 +11,7 @@ them flattened to ``[tokens, hidden]`` as ``MatMul + BiasAdd (+ GELU)``, which o
 one kernel each (through Keras ``Dense``, bias and the erf GELU ran as separate ops); the
 attention scale is applied to the queries, not to the larger score matrix.
 ``precision="bfloat16"`` keeps the projection weights in bfloat16 and runs the matmuls there,
-while embeddings, residual sums, LayerNorm and softmax stay float32 (see ``tfst.precision``).
+while embeddings, residual sums, LayerNorm and softmax stay float32 (see ``PRECISIONS``).
 """
 
 from __future__ import annotations
@@ -20,10 +22,22 @@ from typing import NamedTuple
 import keras
 import tensorflow as tf
 
-from tfst.precision import check_precision
-from tfst.weights import WeightTarget, as_is, linear_kernel
+from tfst.weights import WeightTable, WeightTarget, as_is, linear_kernel
+
+# The encoder's compute precisions: float32 matches sentence-transformers to 1e-5; bfloat16 keeps
+# the projection weights and matmuls in bfloat16 (CPUs with AVX512_BF16 or AMX, through oneDNN)
+# and everything else in float32, for speed.
+PRECISIONS = ("float32", "bfloat16")
 
 ACTIVATIONS = ("gelu", "gelu_new", "gelu_pytorch_tanh", "relu")
+
+
+def check_precision(precision: str) -> str:
+    """``precision`` if it is one tfst supports; a ValueError naming the choices otherwise."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    return precision
+
 
 # Attention scores held at once, in elements (16 MB in float32). A batch whose whole
 # ``[batch, heads, seq, seq]`` score matrix would be larger runs attention over consecutive
@@ -49,33 +63,36 @@ def attention_bias(attention_mask: tf.Tensor, dtype: tf.DType) -> tf.Tensor:
     return (1.0 - mask) * dtype.min
 
 
-def attention(query, key, value, bias) -> tf.Tensor:
+def attention(query, key, value, bias, position_bias=None) -> tf.Tensor:
     """Softmax attention on ``[batch, heads, seq, head_size]`` (queries already scaled) with an
-    additive ``[batch, 1, 1, seq]`` bias; returns the context, shaped like ``value``.
+    additive ``[batch, 1, 1, seq]`` bias, plus an optional ``[1, heads, seq, seq]`` bias shared
+    by every text (MPNet's relative positions); returns the context, shaped like ``value``.
 
     Texts attend independently, so a batch whose scores exceed ``ATTENTION_CHUNK_ELEMENTS`` is
     computed a chunk of texts at a time, one chunk after another, with the same result.
     """
     if query.shape[0] == 1:  # a static single text (the TFLite graph) has nothing to split
-        return _attend(query, key, value, bias)
+        return _attend(query, key, value, bias, position_bias)
     shape = tf.shape(query, out_type=tf.int64)
     # At least 1: an empty batch (length 0) reaches here in a SavedModel.
     batch, scores_per_text = shape[0], tf.maximum(shape[1] * shape[2] * shape[2], 1)
     texts_per_chunk = tf.maximum(ATTENTION_CHUNK_ELEMENTS // scores_per_text, 1)
     return tf.cond(
         texts_per_chunk >= batch,
-        lambda: _attend(query, key, value, bias),
-        lambda: _attend_in_chunks(query, key, value, bias, texts_per_chunk),
+        lambda: _attend(query, key, value, bias, position_bias),
+        lambda: _attend_in_chunks(query, key, value, bias, position_bias, texts_per_chunk),
     )
 
 
-def _attend(query, key, value, bias) -> tf.Tensor:
+def _attend(query, key, value, bias, position_bias=None) -> tf.Tensor:
     scores = tf.cast(tf.matmul(query, key, transpose_b=True), tf.float32)
+    if position_bias is not None:
+        scores += position_bias
     probabilities = tf.cast(tf.nn.softmax(scores + bias, axis=-1), value.dtype)
     return tf.matmul(probabilities, value)
 
 
-def _attend_in_chunks(query, key, value, bias, texts_per_chunk) -> tf.Tensor:
+def _attend_in_chunks(query, key, value, bias, position_bias, texts_per_chunk) -> tf.Tensor:
     batch = tf.shape(query, out_type=tf.int64)[0]
     chunks = (batch + texts_per_chunk - 1) // texts_per_chunk
     contexts = tf.TensorArray(value.dtype, size=tf.cast(chunks, tf.int32), infer_shape=False)
@@ -83,7 +100,9 @@ def _attend_in_chunks(query, key, value, bias, texts_per_chunk) -> tf.Tensor:
     def attend_chunk(index, contexts):
         start = tf.cast(index, tf.int64) * texts_per_chunk
         end = tf.minimum(start + texts_per_chunk, batch)
-        context = _attend(query[start:end], key[start:end], value[start:end], bias[start:end])
+        context = _attend(
+            query[start:end], key[start:end], value[start:end], bias[start:end], position_bias
+        )
         return index + 1, contexts.write(index, context)
 
     # One chunk at a time: parallel iterations would hold several chunks' scores again.
@@ -218,17 +237,18 @@ class TransformerBlock(keras.layers.Layer):
         tokens = self.forward_tokens(tokens, bias, token_layout(mask, self.num_heads))
         return tf.reshape(tokens, shape)
 
-    def forward_tokens(self, tokens, bias, layout: TokenLayout) -> tf.Tensor:
+    def forward_tokens(self, tokens, bias, layout: TokenLayout, position_bias=None) -> tf.Tensor:
         """The block on the real tokens only, as rows ``[tokens, hidden]``; returns the same rows.
 
         Projections, LayerNorm and feed-forward skip the padding; only attention sees the padded
-        ``[batch, heads, seq, head_size]`` layout, reached through ``layout``.
+        ``[batch, heads, seq, head_size]`` layout, reached through ``layout``. ``position_bias``
+        (``[1, heads, seq, seq]`` or None) is added to every text's attention scores.
         """
         query = self._project(tokens, self.query) * (1.0 / math.sqrt(self.head_size))
         query = self._split_heads(query, layout)
         key = self._split_heads(self._project(tokens, self.key), layout)
         value = self._split_heads(self._project(tokens, self.value), layout)
-        context = attention(query, key, value, bias)
+        context = attention(query, key, value, bias, position_bias)
         context = tf.gather(tf.reshape(context, [-1, self.head_size]), layout.from_heads)
         context = tf.reshape(context, [-1, self.hidden_size])
         attended = tf.cast(self._project(context, self.attention_output), tf.float32)
@@ -257,21 +277,30 @@ class TransformerBlock(keras.layers.Layer):
         return config
 
 
-def block_weight_targets(block: TransformerBlock, prefix: str, names: dict[str, str]) -> dict:
-    """Checkpoint names → variables of one block, given the family's sub-module names.
+def block_weight_targets(
+    block: TransformerBlock, path: str, prefix: str, names: dict[str, str]
+) -> dict[str, WeightTarget]:
+    """Checkpoint names → targets of one block at attribute ``path`` (``blocks.3``), given the
+    family's checkpoint module names.
 
     ``names`` maps our sub-layer attribute (``query``, ``attention_norm``...) to the family's
     checkpoint module name (``attention.self.query``, ``sa_layer_norm``...).
     """
+    hidden, intermediate = block.hidden_size, block.intermediate_size
+    inputs = {"output_dense": intermediate}
+    outputs = {"intermediate": intermediate}
     targets = {}
     for attribute, checkpoint_name in names.items():
         layer = getattr(block, attribute)
+        name, where = f"{prefix}{checkpoint_name}", f"{path}.{attribute}"
         if isinstance(layer, keras.layers.LayerNormalization):
-            targets[f"{prefix}{checkpoint_name}.weight"] = WeightTarget(layer.gamma, as_is)
-            targets[f"{prefix}{checkpoint_name}.bias"] = WeightTarget(layer.beta, as_is)
+            targets[f"{name}.weight"] = WeightTarget(f"{where}.gamma", (hidden,))
+            targets[f"{name}.bias"] = WeightTarget(f"{where}.beta", (hidden,))
         else:
-            targets[f"{prefix}{checkpoint_name}.weight"] = WeightTarget(layer.kernel, linear_kernel)
-            targets[f"{prefix}{checkpoint_name}.bias"] = WeightTarget(layer.bias, as_is)
+            units = outputs.get(attribute, hidden)
+            kernel = (inputs.get(attribute, hidden), units)
+            targets[f"{name}.weight"] = WeightTarget(f"{where}.kernel", kernel, linear_kernel)
+            targets[f"{name}.bias"] = WeightTarget(f"{where}.bias", (units,))
     return targets
 
 
@@ -283,8 +312,11 @@ class TransformerEncoder(keras.layers.Layer):
     ``[batch, seq, hidden]``, zero at padded positions (only real tokens are computed).
     ``precision`` is the blocks' (see ``TransformerBlock``).
 
-    Weights start at zero, not random: an encoder is always filled from a checkpoint through
-    ``weight_targets``, and drawing ~23M random numbers first made loading slower.
+    Families override ``embed`` (their embedding sum), ``position_bias`` (a bias shared by all
+    texts, added to every layer's attention scores) and ``weight_table`` (their checkpoint names).
+
+    Weights start at zero, not random: an encoder is always filled from a checkpoint through its
+    ``weight_table``, and drawing ~23M random numbers first made loading slower.
     """
 
     def __init__(
@@ -349,17 +381,27 @@ class TransformerEncoder(keras.layers.Layer):
         positions = tf.range(tf.shape(input_ids)[1])[tf.newaxis, :]
         return self.word_embeddings(input_ids) + self.position_embeddings(positions)
 
+    def usable_positions(self) -> int:
+        """The longest token sequence the position embeddings cover."""
+        return self.max_position_embeddings
+
+    def position_bias(self, length: tf.Tensor) -> tf.Tensor | None:
+        """A ``[1, heads, seq, seq]`` attention bias for sequences of ``length``, or None."""
+        return None
+
     def call(self, inputs):
         hidden_states = self.embeddings_norm(self.embed(inputs))
         attention_mask = inputs["attention_mask"]
         bias = attention_bias(attention_mask, hidden_states.dtype)
+        # Computed once per batch and shared by every layer.
+        position_bias = self.position_bias(tf.shape(hidden_states)[1])
         batch, length = tf.shape(hidden_states)[0], tf.shape(hidden_states)[1]
         # Only real tokens go through the blocks: with per-batch padding, a third to a half of a
         # batch of mixed-length texts is padding, which no output depends on.
         layout = token_layout(attention_mask, self.num_heads)
         tokens = tf.gather_nd(tf.reshape(hidden_states, [-1, self.hidden_size]), layout.positions)
         for block in self.blocks:
-            tokens = block.forward_tokens(tokens, bias, layout)
+            tokens = block.forward_tokens(tokens, bias, layout, position_bias)
         hidden_states = tf.scatter_nd(layout.positions, tokens, [batch * length, self.hidden_size])
         return tf.reshape(hidden_states, [batch, length, self.hidden_size])
 
@@ -382,14 +424,19 @@ class TransformerEncoder(keras.layers.Layer):
         return config
 
     def embedding_weight_targets(self) -> dict[str, WeightTarget]:
-        """The embedding variables both families name alike (``embeddings.*``)."""
-        if not self.built:
-            self.build()
+        """The embedding variables every family names alike (``embeddings.*``)."""
+        hidden = (self.hidden_size,)
         return {
-            "embeddings.word_embeddings.weight": WeightTarget(self.word_embeddings.embeddings),
-            "embeddings.position_embeddings.weight": WeightTarget(
-                self.position_embeddings.embeddings
+            "embeddings.word_embeddings.weight": WeightTarget(
+                "word_embeddings.embeddings", (self.vocab_size, self.hidden_size)
             ),
-            "embeddings.LayerNorm.weight": WeightTarget(self.embeddings_norm.gamma, as_is),
-            "embeddings.LayerNorm.bias": WeightTarget(self.embeddings_norm.beta, as_is),
+            "embeddings.position_embeddings.weight": WeightTarget(
+                "position_embeddings.embeddings", (self.max_position_embeddings, self.hidden_size)
+            ),
+            "embeddings.LayerNorm.weight": WeightTarget("embeddings_norm.gamma", hidden, as_is),
+            "embeddings.LayerNorm.bias": WeightTarget("embeddings_norm.beta", hidden, as_is),
         }
+
+    def weight_table(self) -> WeightTable:
+        """Checkpoint name → variable, for the family's checkpoints (works before ``build``)."""
+        raise NotImplementedError

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +54,8 @@ class TokenizerClass:
     build: Callable[[TokenizerFiles], dict[str, Any]]
     special_tokens: dict[str, str]
     model_input_names: tuple[str, ...] = DEFAULT_INPUT_NAMES
+    # Flags of special tokens the constructor adds (e.g. MPNet's <mask> takes the space before it).
+    special_token_flags: dict[str, dict[str, bool]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -117,14 +119,14 @@ class TokenizerFiles:
         return value
 
 
-def read_tokenizer_settings(folder: Path, model_type: str | None) -> TokenizerSettings:
+def read_tokenizer_settings(folder: Path, default_class: str | None) -> TokenizerSettings:
     """The tokenizer sentence-transformers would build from ``folder``.
 
-    ``model_type`` (from ``config.json``) picks the tokenizer class when the tokenizer config
-    names none, as transformers' ``AutoTokenizer`` does.
+    ``default_class`` is the tokenizer class transformers' ``AutoTokenizer`` picks for the
+    model's ``model_type`` when the tokenizer config names none.
     """
     files = _read_files(folder)
-    class_name = _class_name(files, model_type)
+    class_name = _class_name(files, default_class)
     if class_name in GENERIC_CLASSES:
         if files.tokenizer_json is None:
             raise FileNotFoundError(
@@ -141,9 +143,8 @@ def read_tokenizer_settings(folder: Path, model_type: str | None) -> TokenizerSe
             "supported; supported are "
             + ", ".join(sorted(set(TOKENIZER_CLASSES) | set(GENERIC_CLASSES)))
         )
-    defaults = tokenizer_class.special_tokens
     pipeline["added_tokens"] = [
-        token.to_json() for token in _added_tokens(files, pipeline, defaults, class_name)
+        token.to_json() for token in _added_tokens(files, pipeline, tokenizer_class, class_name)
     ]
     return _settings(files, pipeline, tokenizer_class)
 
@@ -176,18 +177,17 @@ def _read_json_object(path: Path) -> dict[str, Any]:
     return value
 
 
-def _class_name(files: TokenizerFiles, model_type: str | None) -> str:
+def _class_name(files: TokenizerFiles, default_class: str | None) -> str:
     name = files.config.get("tokenizer_class")
     if name is None:
-        if model_type not in DEFAULT_CLASSES:
+        if default_class is None:
             if files.tokenizer_json is not None:
                 return "TokenizersBackend"
             raise TokenizerSpecError(
                 f"{files.folder}: no tokenizer.json and no tokenizer_class in "
-                f"tokenizer_config.json, and model_type {model_type!r} has no default tokenizer "
-                "tfst knows"
+                "tokenizer_config.json, and the model has no default tokenizer class"
             )
-        return DEFAULT_CLASSES[model_type]
+        return default_class
     if not isinstance(name, str):
         raise TokenizerSpecError(
             f"{files.path('tokenizer_config.json')}: tokenizer_class must be a string"
@@ -196,7 +196,7 @@ def _class_name(files: TokenizerFiles, model_type: str | None) -> str:
 
 
 def _added_tokens(
-    files: TokenizerFiles, pipeline: dict, defaults: dict[str, str], class_name: str
+    files: TokenizerFiles, pipeline: dict, tokenizer_class: TokenizerClass, class_name: str
 ) -> list[AddedToken]:
     """The added tokens transformers ends up with, ids as `tokenizers` assigns them."""
     where = files.path("tokenizer_config.json")
@@ -227,9 +227,10 @@ def _added_tokens(
             )
     contents = {token.content for token in declared}
     for key in SPECIAL_TOKEN_KEYS:
-        content = files.special_token(key, defaults.get(key))
+        content = files.special_token(key, tokenizer_class.special_tokens.get(key))
         if content is not None and content not in contents:
-            declared.append(AddedToken(id=-1, content=content, normalized=False, special=True))
+            flags = {"normalized": False, **tokenizer_class.special_token_flags.get(key, {})}
+            declared.append(AddedToken(id=-1, content=content, special=True, **flags))
             contents.add(content)
     vocabulary = {token: index for index, token in enumerate(_model_vocabulary(pipeline))}
     next_id = len(vocabulary)
@@ -365,12 +366,12 @@ def _token_id(files: TokenizerFiles, vocab: dict[str, int], token: str) -> int:
     return vocab[token]
 
 
-def _bert_pipeline(files: TokenizerFiles) -> dict[str, Any]:
+def _bert_pipeline(files: TokenizerFiles, defaults: dict[str, str] | None = None) -> dict[str, Any]:
     """transformers 5's ``BertTokenizer``: its constructor's pipeline, options from the config."""
+    defaults = defaults or BERT_SPECIAL_TOKENS
     vocab = _wordpiece_vocab(files)
     unk, cls, sep = (
-        files.special_token(key, BERT_SPECIAL_TOKENS[key])
-        for key in ("unk_token", "cls_token", "sep_token")
+        files.special_token(key, defaults[key]) for key in ("unk_token", "cls_token", "sep_token")
     )
     lowercase = files.flag("do_lower_case", True)
     ids = {token: _token_id(files, vocab, token) for token in (cls, sep)}
@@ -404,16 +405,44 @@ BERT_SPECIAL_TOKENS = {
     "mask_token": "[MASK]",
 }
 
+
+def _mpnet_pipeline(files: TokenizerFiles) -> dict[str, Any]:
+    """transformers 5's ``MPNetTokenizer``: BERT's pipeline with RoBERTa's special tokens."""
+    pipeline = _bert_pipeline(files, MPNET_SPECIAL_TOKENS)
+    vocab = pipeline["model"]["vocab"]
+    cls, sep = (
+        files.special_token(key, MPNET_SPECIAL_TOKENS[key]) for key in ("cls_token", "sep_token")
+    )
+    pipeline["post_processor"] = {
+        "type": "RobertaProcessing",
+        "sep": [sep, _token_id(files, vocab, sep)],
+        "cls": [cls, _token_id(files, vocab, cls)],
+        "trim_offsets": True,
+        "add_prefix_space": False,
+    }
+    return pipeline
+
+
+MPNET_SPECIAL_TOKENS = {
+    "bos_token": "<s>",
+    "eos_token": "</s>",
+    "sep_token": "</s>",
+    "cls_token": "<s>",
+    "unk_token": "[UNK]",
+    "pad_token": "<pad>",
+    "mask_token": "<mask>",
+}
+
 # Class name (without "Fast") → what it builds.
 TOKENIZER_CLASSES: dict[str, TokenizerClass] = {
     "BertTokenizer": TokenizerClass(
         _bert_pipeline, BERT_SPECIAL_TOKENS, ("input_ids", "token_type_ids", "attention_mask")
     ),
     "DistilBertTokenizer": TokenizerClass(_bert_pipeline, BERT_SPECIAL_TOKENS),
+    "MPNetTokenizer": TokenizerClass(
+        _mpnet_pipeline, MPNET_SPECIAL_TOKENS, special_token_flags={"mask_token": {"lstrip": True}}
+    ),
 }
-# transformers' AutoTokenizer class for a config.json model_type, when the tokenizer config
-# names none.
-DEFAULT_CLASSES = {"bert": "BertTokenizer", "distilbert": "BertTokenizer"}
 
 
 def with_lowercase_first(settings: TokenizerSettings) -> TokenizerSettings:

@@ -1,5 +1,4 @@
-"""Serving artifacts: a SavedModel that takes raw strings and returns sentence embeddings, and a
-TensorFlow Lite model with its tokenizer beside it.
+"""The SavedModel export: raw strings in, sentence embeddings out, in one TensorFlow graph.
 
 The tokenizer, encoder, pooling, dense and normalize layers all live in the SavedModel's graph,
 so serving needs only TensorFlow: nothing to keep aligned on the client side. With the default
@@ -13,11 +12,6 @@ SavedModel signatures:
         Hugging Face tokenizers and TF Serving's JSON API send them) → same output
     ``from_token_ids_int32``: the same with int32 inputs
 
-TensorFlow Lite (``export_tflite``) takes token ids, not strings: turning a string tensor into
-numbers (``UnicodeDecode``, ``Substr``, ``StaticRegexReplace``, ...) has no TFLite builtin, and
-the select-TF-ops (Flex) delegate those ops would need ships with neither TensorFlow's
-``tf.lite.Interpreter`` nor ``ai-edge-litert``. So the folder holds ``model.tflite`` (ids in,
-builtin ops only) and ``tokenizer/``, a core-ops SavedModel that makes the ids from strings.
 """
 
 from __future__ import annotations
@@ -26,18 +20,12 @@ import os
 import shutil
 from pathlib import Path
 
-import flatbuffers
 import tensorflow as tf
-from tensorflow.lite.python import schema_py_generated as tflite_schema
 
 from tfst.text.models.wordpiece import WORDPIECE_OPS
-from tfst.text.tokenizer import Tokenizer
-
-TFLITE_MODEL_FILE = "model.tflite"
-TFLITE_TOKENIZER_FOLDER = "tokenizer"
 
 
-class _ServingModule(tf.Module):
+class ServingModule(tf.Module):
     """Holds the signature functions and exactly the state they read: the tokenizer's resources
     and the model's weights as plain ``tf.Variable``s.
 
@@ -70,7 +58,7 @@ class _ServingModule(tf.Module):
         return {"sentence_embedding": self._model.forward_features(features)["sentence_embedding"]}
 
 
-def _token_id_signature(module: _ServingModule, dtype: tf.DType):
+def _token_id_signature(module: ServingModule, dtype: tf.DType):
     function = tf.function(
         module.embed_token_ids,
         input_signature=[
@@ -109,7 +97,8 @@ def with_tokenizer_ops(model, tokenizer_ops: str | None):
         raise ValueError(f"tokenizer_ops must be one of {WORDPIECE_OPS}, got {tokenizer_ops!r}")
     config = {**model.tokenizer.get_config(), "ops": tokenizer_ops}
     tokenizer = type(model.tokenizer).from_config(config)
-    return type(model)(tokenizer, model.encoder, model.pipeline_modules, name=model.name)
+    first = model.pipeline_modules[0].with_tokenizer(tokenizer)
+    return model.replace(modules=[first, *model.pipeline_modules[1:]])
 
 
 def export_saved_model(
@@ -121,7 +110,7 @@ def export_saved_model(
     tokenizer ops for the export; ``None`` keeps them.
     """
     path = prepare_export_folder(path, overwrite)
-    module = _ServingModule(with_tokenizer_ops(model, tokenizer_ops))
+    module = ServingModule(with_tokenizer_ops(model, tokenizer_ops))
     signatures = {
         "serving_default": module.embed_sentences.get_concrete_function(),
         "from_token_ids": _token_id_signature(module, tf.int64),
@@ -129,80 +118,3 @@ def export_saved_model(
     }
     tf.saved_model.save(module, str(path), signatures=signatures)
     return path
-
-
-class _TokenizerModule(tf.Module):
-    """The tokenizer alone: strings → ``input_ids``, ``attention_mask``, ``token_type_ids``."""
-
-    def __init__(self, tokenizer: Tokenizer):
-        super().__init__(name="tfst_tokenizer")
-        self.tokenizer = tokenizer
-
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="sentences")])
-    def tokenize(self, sentences):
-        return self.tokenizer(sentences)
-
-
-def export_tflite(model, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
-    """Write ``model.tflite`` (token ids → embedding) and ``tokenizer/`` (core-ops SavedModel).
-
-    ``model.tflite`` uses TFLite builtin ops only; its one signature, ``serving_default``, takes
-    ``input_ids`` and ``attention_mask`` as int32 ``[1, seq]`` (one text per call, any length,
-    no padding needed) and returns ``sentence_embedding`` ``[1, dim]``. The batch is fixed at one
-    because the encoder's ``[:, None, None, :]`` mask slices have no builtin form for two
-    dynamic dimensions. ``tokenizer/``'s ``serving_default`` turns strings into the ids.
-    """
-    path = prepare_export_folder(path, overwrite)
-    core_model = with_tokenizer_ops(model, "core")
-    tokenizer = _TokenizerModule(core_model.tokenizer)
-    tf.saved_model.save(
-        tokenizer,
-        str(path / TFLITE_TOKENIZER_FOLDER),
-        signatures=tokenizer.tokenize.get_concrete_function(),
-    )
-    (path / TFLITE_MODEL_FILE).write_bytes(_token_ids_to_tflite(core_model))
-    return path
-
-
-def _token_ids_to_tflite(model) -> bytes:
-    """The ids → embedding graph as a TFLite flatbuffer of builtin ops, with weights inside."""
-    module = _ServingModule(model)
-    function = tf.function(
-        module.embed_token_ids,
-        input_signature=[
-            tf.TensorSpec([1, None], tf.int32, name="input_ids"),
-            tf.TensorSpec([1, None], tf.int32, name="attention_mask"),
-        ],
-    ).get_concrete_function()
-    converter = tf.lite.TFLiteConverter.from_concrete_functions([function], module)
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
-    # Through a SavedModel the converter keeps Keras 3 weights as uninitialized resource
-    # variables; the frozen-graph path folds them into constants.
-    converter.experimental_lower_to_saved_model = False
-    return _add_signature(converter.convert(), outputs=["sentence_embedding"])
-
-
-def _add_signature(flatbuffer: bytes, outputs: list[str]) -> bytes:
-    """Name the inputs (by tensor name) and outputs (in order) in a ``serving_default``
-    signature, which the frozen-graph conversion path does not write."""
-    model = tflite_schema.ModelT.InitFromObj(tflite_schema.Model.GetRootAsModel(flatbuffer, 0))
-    subgraph = model.subgraphs[0]
-
-    def tensor_map(name: str, index: int):
-        entry = tflite_schema.TensorMapT()
-        entry.name, entry.tensorIndex = name, index
-        return entry
-
-    signature = tflite_schema.SignatureDefT()
-    signature.signatureKey = "serving_default"
-    signature.subgraphIndex = 0
-    signature.inputs = [
-        tensor_map(subgraph.tensors[index].name.decode(), index) for index in subgraph.inputs
-    ]
-    signature.outputs = [
-        tensor_map(name, index) for name, index in zip(outputs, subgraph.outputs, strict=True)
-    ]
-    model.signatureDefs = [signature]
-    builder = flatbuffers.Builder(len(flatbuffer) + 1024)
-    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
-    return bytes(builder.Output())

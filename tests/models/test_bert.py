@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from model_builders import save_tiny_bert
+from parity import largest_difference_from_transformers, load_encoder, random_features
 
 from tfst.checkpoint import load_checkpoint_tensors
-from tfst.config import read_encoder_config
-from tfst.models import build_encoder, transformer_block
-from tfst.models.bert import CHECKPOINT_PREFIXES, SKIPPED_TENSORS, BertEncoder
+from tfst.models import transformer_block
+from tfst.models.bert import BertEncoder
 from tfst.models.transformer_block import attention, attention_bias
-from tfst.weights import WeightMismatchError, assign_checkpoint_tensors
+from tfst.weights import WeightMismatchError
 
 HIDDEN_ACTS = ["gelu", "gelu_new", "gelu_pytorch_tanh", "relu"]
 
@@ -24,57 +24,11 @@ def tiny_bert_folder(request, tmp_path_factory):
     return folder
 
 
-def _load_encoder(folder):
-    encoder, prefixes, skipped = build_encoder(read_encoder_config(folder))
-    tensors = load_checkpoint_tensors(folder / "model.safetensors")
-    assign_checkpoint_tensors(
-        encoder.weight_targets(), tensors, source=folder, prefixes=prefixes, skip_patterns=skipped
-    )
-    return encoder
-
-
-def _batch(seed=0, batch=3, length=12):
-    rng = np.random.default_rng(seed)
-    input_ids = rng.integers(1000, 30000, size=(batch, length))
-    attention_mask = np.ones((batch, length), dtype=np.int64)
-    attention_mask[1, 7:] = 0
-    attention_mask[2, 3:] = 0
-    input_ids[attention_mask == 0] = 0
-    token_type_ids = np.zeros_like(input_ids)
-    token_type_ids[0, 6:] = 1
-    return input_ids, attention_mask, token_type_ids
-
-
-def _largest_difference_from_transformers(folder, run_encoder, batch) -> float:
-    """Max abs difference, over real tokens, between ``run_encoder(features)`` and
-    transformers' BertModel from ``folder`` on the ``_batch`` arrays ``batch``."""
-    import torch
-    from transformers import BertModel
-
-    input_ids, attention_mask, token_type_ids = batch
-    with torch.no_grad():
-        expected = (
-            BertModel.from_pretrained(folder)
-            .eval()(
-                input_ids=torch.tensor(input_ids),
-                attention_mask=torch.tensor(attention_mask),
-                token_type_ids=torch.tensor(token_type_ids),
-            )
-            .last_hidden_state.numpy()
-        )
-    features = {
-        "input_ids": tf.constant(input_ids, tf.int32),
-        "attention_mask": tf.constant(attention_mask, tf.int32),
-        "token_type_ids": tf.constant(token_type_ids, tf.int32),
-    }
-    actual = run_encoder(features).numpy()
-    real = attention_mask.astype(bool)
-    return float(np.abs(actual[real] - expected[real]).max())
-
-
 def test_hidden_states_match_transformers(tiny_bert_folder):
-    encoder = _load_encoder(tiny_bert_folder)
-    assert _largest_difference_from_transformers(tiny_bert_folder, encoder, _batch()) <= 1e-5
+    encoder = load_encoder(tiny_bert_folder)
+    assert (
+        largest_difference_from_transformers(tiny_bert_folder, encoder, random_features()) <= 1e-5
+    )
 
 
 def test_attention_over_chunks_of_texts_equals_attention_over_the_whole_batch(monkeypatch):
@@ -89,9 +43,9 @@ def test_attention_over_chunks_of_texts_equals_attention_over_the_whole_batch(mo
     chunk_sizes = []
     attend = transformer_block._attend
 
-    def counting_attend(query, key, value, bias):
+    def counting_attend(query, key, value, bias, position_bias=None):
         chunk_sizes.append(int(query.shape[0]))
-        return attend(query, key, value, bias)
+        return attend(query, key, value, bias, position_bias)
 
     # Two texts' scores (2 heads x 7 x 7 each) fit; the batch of 5 runs as 2 + 2 + 1, eagerly.
     monkeypatch.setattr(transformer_block, "ATTENTION_CHUNK_ELEMENTS", 2 * 2 * 7 * 7 + 1)
@@ -103,10 +57,10 @@ def test_attention_over_chunks_of_texts_equals_attention_over_the_whole_batch(mo
 
 def test_hidden_states_match_transformers_when_attention_runs_in_chunks(gelu_folder, monkeypatch):
     monkeypatch.setattr(transformer_block, "ATTENTION_CHUNK_ELEMENTS", 1)  # one text per chunk
-    encoder = _load_encoder(gelu_folder)
+    encoder = load_encoder(gelu_folder)
     run = tf.function(encoder)  # as encode runs it: tf.cond and tf.while_loop in a graph
-    batch = _batch(seed=4, batch=5, length=12)
-    assert _largest_difference_from_transformers(gelu_folder, run, batch) <= 1e-5
+    features = random_features(seed=4, batch=5, length=12)
+    assert largest_difference_from_transformers(gelu_folder, run, features) <= 1e-5
 
 
 def test_a_block_alone_matches_a_transformers_bert_layer(gelu_folder):
@@ -115,7 +69,7 @@ def test_a_block_alone_matches_a_transformers_bert_layer(gelu_folder):
     from transformers import BertModel
 
     layer = BertModel.from_pretrained(gelu_folder).eval().encoder.layer[1]
-    block = _load_encoder(gelu_folder).blocks[1]
+    block = load_encoder(gelu_folder).blocks[1]
     rng = np.random.default_rng(1)
     hidden_states = rng.standard_normal((2, 6, 32)).astype(np.float32)
     attention_mask = np.array([[1] * 6, [1] * 4 + [0] * 2])
@@ -137,13 +91,9 @@ def _targets_and_tensors(folder):
         intermediate_size=64,
         max_position_embeddings=128,
     )
-    return encoder, encoder.weight_targets(), load_checkpoint_tensors(folder / "model.safetensors")
-
-
-def _assign(targets, tensors):
-    assign_checkpoint_tensors(
-        targets, tensors, source="ckpt", prefixes=CHECKPOINT_PREFIXES, skip_patterns=SKIPPED_TENSORS
-    )
+    table = encoder.weight_table()
+    encoder.build()
+    return encoder, table, load_checkpoint_tensors(folder / "model.safetensors")
 
 
 @pytest.fixture(scope="session")
@@ -154,71 +104,73 @@ def gelu_folder(tmp_path_factory):
 
 
 def test_every_variable_is_filled_from_the_checkpoint(gelu_folder):
-    encoder, targets, tensors = _targets_and_tensors(gelu_folder)
-    _assign(targets, tensors)
+    encoder, table, tensors = _targets_and_tensors(gelu_folder)
+    table.assign(encoder, tensors, source="ckpt")
     word_embeddings = encoder.word_embeddings.embeddings.numpy()
     np.testing.assert_array_equal(word_embeddings, tensors["embeddings.word_embeddings.weight"])
     query = encoder.blocks[1].query.kernel.numpy()
     np.testing.assert_array_equal(query, tensors["encoder.layer.1.attention.self.query.weight"].T)
-    assert len(targets) == len(encoder.weights)
+    assert len(table.targets) == len(encoder.weights)
 
 
 def test_bert_prefix_is_accepted(gelu_folder):
-    encoder, targets, tensors = _targets_and_tensors(gelu_folder)
-    _assign(targets, {f"bert.{name}": value for name, value in tensors.items()})
+    encoder, table, tensors = _targets_and_tensors(gelu_folder)
+    table.assign(encoder, {f"bert.{name}": value for name, value in tensors.items()}, source="ckpt")
     np.testing.assert_array_equal(
         encoder.embeddings_norm.gamma.numpy(), tensors["embeddings.LayerNorm.weight"]
     )
 
 
 def test_legacy_gamma_beta_layer_norm_names_are_accepted(gelu_folder):
-    encoder, targets, tensors = _targets_and_tensors(gelu_folder)
+    encoder, table, tensors = _targets_and_tensors(gelu_folder)
     renamed = {
         name.replace("LayerNorm.weight", "LayerNorm.gamma").replace(
             "LayerNorm.bias", "LayerNorm.beta"
         ): value
         for name, value in tensors.items()
     }
-    _assign(targets, renamed)
+    table.assign(encoder, renamed, source="ckpt")
     np.testing.assert_array_equal(
         encoder.embeddings_norm.beta.numpy(), tensors["embeddings.LayerNorm.bias"]
     )
 
 
 def test_pooler_and_position_ids_are_skipped_on_purpose(gelu_folder):
-    _, targets, tensors = _targets_and_tensors(gelu_folder)
+    encoder, table, tensors = _targets_and_tensors(gelu_folder)
     assert any(name.startswith("pooler.") for name in tensors)
-    _assign(targets, {**tensors, "embeddings.position_ids": np.arange(128)[None]})
+    table.assign(
+        encoder, {**tensors, "embeddings.position_ids": np.arange(128)[None]}, source="ckpt"
+    )
 
 
 def test_missing_tensor_is_named_and_nothing_is_assigned(gelu_folder):
-    encoder, targets, tensors = _targets_and_tensors(gelu_folder)
+    encoder, table, tensors = _targets_and_tensors(gelu_folder)
     before = encoder.word_embeddings.embeddings.numpy().copy()
     del tensors["encoder.layer.1.output.dense.bias"]
     with pytest.raises(
         WeightMismatchError, match=r"missing tensors: encoder\.layer\.1\.output\.dense\.bias"
     ):
-        _assign(targets, tensors)
+        table.assign(encoder, tensors, source="ckpt")
     np.testing.assert_array_equal(encoder.word_embeddings.embeddings.numpy(), before)
 
 
 def test_unexpected_tensor_is_named(gelu_folder):
-    _, targets, tensors = _targets_and_tensors(gelu_folder)
+    encoder, table, tensors = _targets_and_tensors(gelu_folder)
     tensors["encoder.layer.2.attention.self.query.weight"] = np.zeros((32, 32), np.float32)
     with pytest.raises(
         WeightMismatchError, match=r"unexpected tensors: encoder\.layer\.2\.attention"
     ):
-        _assign(targets, tensors)
+        table.assign(encoder, tensors, source="ckpt")
 
 
 def test_shape_mismatch_names_the_tensor_and_both_shapes(gelu_folder):
-    _, targets, tensors = _targets_and_tensors(gelu_folder)
+    encoder, table, tensors = _targets_and_tensors(gelu_folder)
     tensors["encoder.layer.0.intermediate.dense.weight"] = np.zeros((65, 32), np.float32)
     with pytest.raises(
         WeightMismatchError,
         match=r"encoder\.layer\.0\.intermediate\.dense\.weight has shape \(65, 32\), expected \(64, 32\)",
     ):
-        _assign(targets, tensors)
+        table.assign(encoder, tensors, source="ckpt")
 
 
 def test_unsupported_activation_is_named():

@@ -1,0 +1,101 @@
+"""The TensorFlow Lite export: ``model.tflite`` (token ids in, builtin ops only) and, beside it,
+the tokenizer as a core-ops SavedModel.
+
+TensorFlow Lite takes token ids, not strings: turning a string tensor into numbers
+(``UnicodeDecode``, ``Substr``, ``StaticRegexReplace``, ...) has no TFLite builtin, and the
+select-TF-ops (Flex) delegate those ops would need ships with neither TensorFlow's
+``tf.lite.Interpreter`` nor ``ai-edge-litert``. So the folder holds ``model.tflite`` (ids in,
+builtin ops only) and ``tokenizer/``, a core-ops SavedModel that makes the ids from strings.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import flatbuffers
+import tensorflow as tf
+from tensorflow.lite.python import schema_py_generated as tflite_schema
+
+from tfst.export.saved_model import ServingModule, prepare_export_folder, with_tokenizer_ops
+from tfst.text.tokenizer import Tokenizer
+
+TFLITE_MODEL_FILE = "model.tflite"
+TFLITE_TOKENIZER_FOLDER = "tokenizer"
+
+
+class _TokenizerModule(tf.Module):
+    """The tokenizer alone: strings → ``input_ids``, ``attention_mask``, ``token_type_ids``."""
+
+    def __init__(self, tokenizer: Tokenizer):
+        super().__init__(name="tfst_tokenizer")
+        self.tokenizer = tokenizer
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="sentences")])
+    def tokenize(self, sentences):
+        return self.tokenizer(sentences)
+
+
+def export_tflite(model, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
+    """Write ``model.tflite`` (token ids → embedding) and ``tokenizer/`` (core-ops SavedModel).
+
+    ``model.tflite`` uses TFLite builtin ops only; its one signature, ``serving_default``, takes
+    ``input_ids`` and ``attention_mask`` as int32 ``[1, seq]`` (one text per call, any length,
+    no padding needed) and returns ``sentence_embedding`` ``[1, dim]``. The batch is fixed at one
+    because the encoder's ``[:, None, None, :]`` mask slices have no builtin form for two
+    dynamic dimensions. ``tokenizer/``'s ``serving_default`` turns strings into the ids.
+    """
+    path = prepare_export_folder(path, overwrite)
+    core_model = with_tokenizer_ops(model, "core")
+    tokenizer = _TokenizerModule(core_model.tokenizer)
+    tf.saved_model.save(
+        tokenizer,
+        str(path / TFLITE_TOKENIZER_FOLDER),
+        signatures=tokenizer.tokenize.get_concrete_function(),
+    )
+    (path / TFLITE_MODEL_FILE).write_bytes(_token_ids_to_tflite(core_model))
+    return path
+
+
+def _token_ids_to_tflite(model) -> bytes:
+    """The ids → embedding graph as a TFLite flatbuffer of builtin ops, with weights inside."""
+    module = ServingModule(model)
+    function = tf.function(
+        module.embed_token_ids,
+        input_signature=[
+            tf.TensorSpec([1, None], tf.int32, name="input_ids"),
+            tf.TensorSpec([1, None], tf.int32, name="attention_mask"),
+        ],
+    ).get_concrete_function()
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([function], module)
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    # Through a SavedModel the converter keeps Keras 3 weights as uninitialized resource
+    # variables; the frozen-graph path folds them into constants.
+    converter.experimental_lower_to_saved_model = False
+    return _add_signature(converter.convert(), outputs=["sentence_embedding"])
+
+
+def _add_signature(flatbuffer: bytes, outputs: list[str]) -> bytes:
+    """Name the inputs (by tensor name) and outputs (in order) in a ``serving_default``
+    signature, which the frozen-graph conversion path does not write."""
+    model = tflite_schema.ModelT.InitFromObj(tflite_schema.Model.GetRootAsModel(flatbuffer, 0))
+    subgraph = model.subgraphs[0]
+
+    def tensor_map(name: str, index: int):
+        entry = tflite_schema.TensorMapT()
+        entry.name, entry.tensorIndex = name, index
+        return entry
+
+    signature = tflite_schema.SignatureDefT()
+    signature.signatureKey = "serving_default"
+    signature.subgraphIndex = 0
+    signature.inputs = [
+        tensor_map(subgraph.tensors[index].name.decode(), index) for index in subgraph.inputs
+    ]
+    signature.outputs = [
+        tensor_map(name, index) for name, index in zip(outputs, subgraph.outputs, strict=True)
+    ]
+    model.signatureDefs = [signature]
+    builder = flatbuffers.Builder(len(flatbuffer) + 1024)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())

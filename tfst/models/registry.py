@@ -1,0 +1,31 @@
+"""Every encoder family tfst loads, keyed by ``config.json``'s ``model_type``: the only list of them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tfst.config import ConfigError
+from tfst.models import bert, distilbert, mpnet
+from tfst.models.family import Family
+
+FAMILIES: dict[str, Family] = {
+    family.model_type: family for family in (bert.FAMILY, distilbert.FAMILY, mpnet.FAMILY)
+}
+
+
+def family_for(model_type: object, path: Path | str) -> Family:
+    """The family of a ``model_type``; a ConfigError naming ``path`` and the supported ones."""
+    if model_type not in FAMILIES:
+        raise ConfigError(
+            f"{path}: model_type {model_type!r:.80} is not supported; supported are "
+            + ", ".join(sorted(FAMILIES))
+        )
+    return FAMILIES[model_type]
+
+
+def family_of(encoder) -> Family:
+    """The family an encoder layer belongs to."""
+    for family in FAMILIES.values():
+        if type(encoder) is family.encoder_class:
+            return family
+    raise TypeError(f"{type(encoder).__name__} is not the encoder of a registered family")

@@ -1,0 +1,31 @@
+"""sentence-transformers modules, one class each; ``MODULES`` is the only list of them.
+
+``module_class`` maps a ``modules.json`` type of any sentence-transformers generation
+(``sentence_transformers.models.Pooling``, ``sentence_transformers.sentence_transformer.modules.
+pooling.Pooling``, ...) to its class by the class name after the last dot.
+"""
+
+from __future__ import annotations
+
+from tfst.config import ConfigError
+from tfst.modules.base import PACKAGE, LoadOptions, Module
+from tfst.modules.dense import Dense
+from tfst.modules.normalize import Normalize
+from tfst.modules.pooling import Pooling
+from tfst.modules.transformer import Transformer
+
+MODULES: tuple[type[Module], ...] = (Transformer, Pooling, Dense, Normalize)
+_BY_NAME = {name: module for module in MODULES for name in module.type_names}
+
+__all__ = ["MODULES", "Dense", "LoadOptions", "Module", "Normalize", "Pooling", "Transformer"]
+
+
+def module_class(type_name: str, where: str) -> type[Module]:
+    """The module class of a ``modules.json`` type; a ConfigError naming ``where`` otherwise."""
+    class_name = type_name.rsplit(".", 1)[-1]
+    if type_name.startswith(f"{PACKAGE}.") and class_name in _BY_NAME:
+        return _BY_NAME[class_name]
+    raise ConfigError(
+        f"{where}: module type {type_name!r:.120} is not supported; supported are the "
+        f"sentence-transformers modules {', '.join(sorted(_BY_NAME))}"
+    )
