@@ -19,7 +19,9 @@ from huggingface_hub.errors import (
     RevisionNotFoundError,
 )
 
-from tfst.config import read_json, read_modules_json
+from tfst.checkpoint import read_sharded_index
+from tfst.config import read_modules_json
+from tfst.folder_paths import path_inside
 
 _CONFIG_FILES = [
     "modules.json",
@@ -111,6 +113,11 @@ def _folders_with_weights(snapshot: Path) -> list[str]:
     folders = []
     for entry in read_modules_json(modules_file):
         kind = entry["type"].rsplit(".", 1)[-1]
+        path_inside(
+            snapshot,
+            entry.get("path", ""),
+            named_by=f"{modules_file}, module {entry.get('name')!r:.100}",
+        )
         if kind in ("Transformer", "Dense"):
             folders.append(entry.get("path", ""))
     return folders
@@ -126,7 +133,7 @@ def _download_weights(repo_id: str, subfolder: str, download_options: dict) -> N
         except EntryNotFoundError:
             continue
         if filename.endswith(".index.json"):
-            for shard in sorted(set(read_json(Path(path)).get("weight_map", {}).values())):
+            for shard in sorted(set(read_sharded_index(path).values())):
                 hf_hub_download(repo_id, shard, subfolder=subfolder or None, **download_options)
         return
     location = f"{repo_id}/{subfolder}" if subfolder else repo_id

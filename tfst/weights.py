@@ -16,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from tfst.messages import capped_listing
+
 
 class WeightMismatchError(ValueError):
     """Checkpoint tensors and model variables do not correspond one to one."""
@@ -76,10 +78,10 @@ def assign_checkpoint_tensors(
     missing = sorted(set(targets) - set(by_name))
     problems = []
     if missing:
-        problems.append(f"missing tensors: {', '.join(missing)}")
+        problems.append(f"missing tensors: {capped_listing(missing)}")
     if unexpected:
-        problems.append(f"unexpected tensors: {', '.join(sorted(unexpected))}")
-    prepared = []
+        problems.append(f"unexpected tensors: {capped_listing(sorted(unexpected))}")
+    prepared, wrong_shapes = [], []
     for name, target in targets.items():
         if name not in by_name:
             continue
@@ -87,11 +89,13 @@ def assign_checkpoint_tensors(
         value = target.transform(np.asarray(tensor))  # a view: transforms reshape, not copy
         expected = tuple(target.variable.shape)
         if tuple(value.shape) != expected:
-            problems.append(
+            wrong_shapes.append(
                 f"tensor {original_name} has shape {tuple(np.shape(tensor))}, "
                 f"expected {expected if target.transform is as_is else expected[::-1]}"
             )
         prepared.append((target.variable, value))
+    if wrong_shapes:
+        problems.append(capped_listing(wrong_shapes, separator="; "))
     if problems:
         raise WeightMismatchError(f"{source}: " + "; ".join(problems))
     for variable, value in prepared:
