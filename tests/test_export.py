@@ -140,14 +140,14 @@ def test_export_is_about_the_size_of_the_weights(minilm_export, minilm_folder):
     assert _folder_size(minilm_export) <= 1.05 * weights
 
 
-def test_non_empty_folder_is_refused_unless_overwrite(minilm, tmp_path):
+def test_non_empty_folder_is_refused_and_overwrite_replaces_only_an_export(minilm, tmp_path):
+    """tests/test_export_folders.py checks replacing an earlier export."""
     (tmp_path / "keep.txt").write_text("user data")
     with pytest.raises(FileExistsError, match="not empty.*overwrite=True"):
         minilm.export(tmp_path)
+    with pytest.raises(FileExistsError, match=r"is not an earlier export \(it holds keep\.txt\)"):
+        minilm.export(tmp_path, overwrite=True)
     assert (tmp_path / "keep.txt").read_text() == "user data"
-    minilm.export(tmp_path, overwrite=True)
-    assert (tmp_path / "saved_model.pb").is_file()
-    assert not (tmp_path / "keep.txt").exists()
 
 
 def test_symlinked_target_is_refused_and_nothing_is_written_through_it(minilm, tmp_path):

@@ -23,15 +23,16 @@ builtin ops only) and ``tokenizer/``, a core-ops SavedModel that makes the ids f
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 import flatbuffers
 import tensorflow as tf
 from tensorflow.lite.python import schema_py_generated as tflite_schema
 
+from tfst.folder_paths import replacing_folder
 from tfst.text.models.wordpiece import WORDPIECE_OPS
 from tfst.text.tokenizer import Tokenizer
+from tfst.token_ids import checked_token_id_features
 
 TFLITE_MODEL_FILE = "model.tflite"
 TFLITE_TOKENIZER_FOLDER = "tokenizer"
@@ -62,12 +63,17 @@ class _ServingModule(tf.Module):
         return {"sentence_embedding": self._model(sentences)}
 
     def embed_token_ids(self, input_ids, attention_mask):
+        # Checked before the cast, so that an int64 id past the int32 range cannot wrap around.
+        checked = checked_token_id_features(
+            {"input_ids": input_ids, "attention_mask": attention_mask}, self._model.encoder
+        )
         features = {
-            "input_ids": tf.cast(input_ids, tf.int32),
-            "attention_mask": tf.cast(attention_mask, tf.int32),
+            "input_ids": tf.cast(checked["input_ids"], tf.int32),
+            "attention_mask": tf.cast(checked["attention_mask"], tf.int32),
             "token_type_ids": tf.zeros_like(input_ids, tf.int32),
         }
-        return {"sentence_embedding": self._model.forward_features(features)["sentence_embedding"]}
+        embeddings = self._model._forward_valid_features(features)["sentence_embedding"]
+        return {"sentence_embedding": embeddings}
 
 
 def _token_id_signature(module: _ServingModule, dtype: tf.DType):
@@ -81,21 +87,23 @@ def _token_id_signature(module: _ServingModule, dtype: tf.DType):
     return function.get_concrete_function()
 
 
-def prepare_export_folder(path: str | os.PathLike, overwrite: bool) -> Path:
-    """Refuse to clobber a non-empty folder unless asked; never follow a symlink out of ``path``."""
-    path = Path(path)
-    if path.is_symlink():
-        raise FileExistsError(f"{path} is a symbolic link; export into a real folder")
-    if path.exists() and not path.is_dir():
-        raise FileExistsError(f"{path} exists and is not a folder")
-    if path.is_dir() and any(path.iterdir()):
-        if not overwrite:
-            raise FileExistsError(
-                f"{path} is not empty; pass overwrite=True to replace its contents"
-            )
-        shutil.rmtree(path)
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+def export_folder(path: str | os.PathLike, overwrite: bool):
+    """A context manager giving a temporary sibling of ``path`` to write an export into; it
+    becomes ``path`` only when the export succeeds (see ``tfst.folder_paths.replacing_folder``).
+
+    A non-empty ``path`` is replaced only with ``overwrite=True`` and only if it holds an
+    earlier export (SavedModel or TFLite folder), never a folder of other files; a symbolic link
+    at ``path`` is refused, so nothing is written through it.
+    """
+    return replacing_folder(path, overwrite=overwrite, replaceable=_is_earlier_export)
+
+
+def _is_earlier_export(folder: Path) -> bool:
+    """Whether ``folder`` holds only what ``export`` or ``export_tflite`` write."""
+    entries = {entry.name for entry in folder.iterdir()}
+    saved_model = {"saved_model.pb", "variables", "assets", "fingerprint.pb"}
+    tflite = {TFLITE_MODEL_FILE, TFLITE_TOKENIZER_FOLDER}
+    return entries <= saved_model | tflite and bool(entries & {"saved_model.pb", TFLITE_MODEL_FILE})
 
 
 def with_tokenizer_ops(model, tokenizer_ops: str | None):
@@ -120,15 +128,15 @@ def export_saved_model(
     ``tokenizer_ops`` (``"core"`` or ``"tensorflow_text"``, same ids) overrides the model's
     tokenizer ops for the export; ``None`` keeps them.
     """
-    path = prepare_export_folder(path, overwrite)
-    module = _ServingModule(with_tokenizer_ops(model, tokenizer_ops))
-    signatures = {
-        "serving_default": module.embed_sentences.get_concrete_function(),
-        "from_token_ids": _token_id_signature(module, tf.int64),
-        "from_token_ids_int32": _token_id_signature(module, tf.int32),
-    }
-    tf.saved_model.save(module, str(path), signatures=signatures)
-    return path
+    with export_folder(path, overwrite) as staging:
+        module = _ServingModule(with_tokenizer_ops(model, tokenizer_ops))
+        signatures = {
+            "serving_default": module.embed_sentences.get_concrete_function(),
+            "from_token_ids": _token_id_signature(module, tf.int64),
+            "from_token_ids_int32": _token_id_signature(module, tf.int32),
+        }
+        tf.saved_model.save(module, str(staging), signatures=signatures)
+    return Path(path)
 
 
 class _TokenizerModule(tf.Module):
@@ -152,16 +160,16 @@ def export_tflite(model, path: str | os.PathLike, *, overwrite: bool = False) ->
     because the encoder's ``[:, None, None, :]`` mask slices have no builtin form for two
     dynamic dimensions. ``tokenizer/``'s ``serving_default`` turns strings into the ids.
     """
-    path = prepare_export_folder(path, overwrite)
-    core_model = with_tokenizer_ops(model, "core")
-    tokenizer = _TokenizerModule(core_model.tokenizer)
-    tf.saved_model.save(
-        tokenizer,
-        str(path / TFLITE_TOKENIZER_FOLDER),
-        signatures=tokenizer.tokenize.get_concrete_function(),
-    )
-    (path / TFLITE_MODEL_FILE).write_bytes(_token_ids_to_tflite(core_model))
-    return path
+    with export_folder(path, overwrite) as staging:
+        core_model = with_tokenizer_ops(model, "core")
+        tokenizer = _TokenizerModule(core_model.tokenizer)
+        tf.saved_model.save(
+            tokenizer,
+            str(staging / TFLITE_TOKENIZER_FOLDER),
+            signatures=tokenizer.tokenize.get_concrete_function(),
+        )
+        (staging / TFLITE_MODEL_FILE).write_bytes(_token_ids_to_tflite(core_model))
+    return Path(path)
 
 
 def _token_ids_to_tflite(model) -> bytes:

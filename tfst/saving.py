@@ -26,6 +26,7 @@ from safetensors.numpy import save_file
 
 from tfst import __version__
 from tfst.config import DENSE_ACTIVATIONS, ENCODER_CONFIG_KEYS
+from tfst.folder_paths import real_folder, replace_file
 from tfst.layers import Dense, Normalize, Pooling
 from tfst.models.bert import BertEncoder
 from tfst.models.distilbert import DistilBertEncoder
@@ -102,16 +103,26 @@ def module_config(module) -> tuple[str, dict[str, Any]]:
 
 
 def _write_json(path: Path, value: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", encoding="utf-8") as file:
-        json.dump(value, file, indent=2, ensure_ascii=False)
-        file.write("\n")
+    _write_text(path, json.dumps(value, indent=2, ensure_ascii=False) + "\n")
+
+
+def _write_text(path: Path, content: str) -> None:
+    """Replaces ``path`` (never writing through a link there; see ``tfst.folder_paths``)."""
+    replace_file(path, lambda temporary: temporary.write_text(content, "utf-8", newline="\n"))
+
+
+def _write_safetensors(path: Path, tensors: dict[str, np.ndarray]) -> None:
+    replace_file(
+        path, lambda temporary: save_file(tensors, str(temporary), metadata={"format": "pt"})
+    )
 
 
 def save_pretrained(model, path: str | os.PathLike) -> Path:
     """Write ``model`` (a ``tfst.SentenceTransformer``) as a sentence-transformers folder.
 
-    Like sentence-transformers, files already in ``path`` with the same names are replaced.
+    Like sentence-transformers, files already in ``path`` with the same names are replaced; a
+    symbolic or hard link there is replaced by the new file, never written through, and a
+    symbolic link where a module folder goes is replaced by a folder.
 
     Example:
         >>> model.save_pretrained("my-finetuned-model")
@@ -122,15 +133,11 @@ def save_pretrained(model, path: str | os.PathLike) -> Path:
     tokenizer, encoder = model.tokenizer, model.encoder
     pad_token_id = tokenizer.pad_token_id
 
-    save_file(
-        checkpoint_tensors(encoder.weight_targets()),
-        str(folder / "model.safetensors"),
-        metadata={"format": "pt"},
-    )
+    _write_safetensors(folder / "model.safetensors", checkpoint_tensors(encoder.weight_targets()))
     _write_json(folder / "config.json", encoder_config(encoder, pad_token_id))
     for name, content in tokenizer_files(tokenizer, encoder.max_position_embeddings).items():
         if isinstance(content, str):
-            (folder / name).write_text(content, encoding="utf-8", newline="\n")
+            _write_text(folder / name, content)
         else:
             _write_json(folder / name, content)
     _write_json(
@@ -142,12 +149,12 @@ def save_pretrained(model, path: str | os.PathLike) -> Path:
     for index, module in enumerate(model.pipeline_modules, start=1):
         kind, config = module_config(module)
         module_folder = f"{index}_{kind}"
+        real_folder(folder / module_folder)
         _write_json(folder / module_folder / "config.json", config)
         if kind == "Dense":
-            save_file(
+            _write_safetensors(
+                folder / module_folder / "model.safetensors",
                 checkpoint_tensors(module.weight_targets()),
-                str(folder / module_folder / "model.safetensors"),
-                metadata={"format": "pt"},
             )
         modules.append(
             {"idx": index, "name": str(index), "path": module_folder, "type": MODULE_TYPES[kind]}

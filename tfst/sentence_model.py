@@ -20,12 +20,15 @@ from tqdm.auto import tqdm
 
 from tfst.layers.normalize import l2_normalize
 from tfst.layers.pooling import Pooling
+from tfst.messages import capped_listing
 from tfst.quantization import PRECISIONS, quantize_embeddings
 from tfst.similarity import (
     check_similarity_fn_name,
     pairwise_similarity_function,
     similarity_function,
 )
+from tfst.text_checks import utf8_problem
+from tfst.token_ids import checked_token_id_features
 
 logger = logging.getLogger(__name__)
 
@@ -79,11 +82,13 @@ class SentenceTransformer(keras.Model):
             if not layer.trainable:
                 keras.layers.Layer.trainable.fset(layer, False)
         prompts = {name: "" for name in _STANDARD_PROMPT_NAMES} | dict(prompts or {})
+        for name, text in prompts.items():
+            _check_prompt(text, f"prompt {name!r:.100}", optional=True)
         self.prompts = {name: text or "" for name, text in prompts.items()}
         if default_prompt_name is not None and default_prompt_name not in self.prompts:
             raise ValueError(
-                f"default_prompt_name {default_prompt_name!r} is not one of the prompts "
-                f"{list(self.prompts)}"
+                f"default_prompt_name {default_prompt_name!r:.100} is not one of the prompts "
+                f"[{capped_listing(map(repr, self.prompts))}]"
             )
         self.default_prompt_name = default_prompt_name
         self.similarity_fn_name = similarity_fn_name
@@ -102,8 +107,15 @@ class SentenceTransformer(keras.Model):
         """Run encoder and modules on tokenized features; returns token and sentence embeddings.
 
         ``prompt_length`` (scalar int) is how many leading tokens a prompt took; pooling leaves
-        them out when its ``include_prompt`` is False.
+        them out when its ``include_prompt`` is False. Ids and masks are checked first (see
+        ``tfst.token_ids``: a bad value raises ``tf.errors.InvalidArgumentError``).
         """
+        return self._forward_valid_features(
+            checked_token_id_features(features, self.encoder), prompt_length
+        )
+
+    def _forward_valid_features(self, features: dict, prompt_length=None) -> dict:
+        """``forward_features`` without the checks, for ids tfst's own tokenizer made."""
         token_embeddings = self.encoder(features)
         embeddings = self.pipeline_modules[0](
             token_embeddings, features["attention_mask"], prompt_length=prompt_length
@@ -117,7 +129,7 @@ class SentenceTransformer(keras.Model):
         }
 
     def call(self, sentences):
-        return self.forward_features(self.tokenizer(sentences))["sentence_embedding"]
+        return self._forward_valid_features(self.tokenizer(sentences))["sentence_embedding"]
 
     def prompt_length(self, prompt) -> tf.Tensor:
         """Tokens a prompt takes at the start of a text: [CLS] and its pieces, 0 for no prompt.
@@ -138,7 +150,7 @@ class SentenceTransformer(keras.Model):
         def embed_strings(sentences, prompt):
             features = self.tokenizer(prompt + sentences)
             prompt_length = self.prompt_length(prompt)
-            outputs = self.forward_features(features, prompt_length=prompt_length)
+            outputs = self._forward_valid_features(features, prompt_length=prompt_length)
             return {**features, **outputs, "prompt_length": prompt_length}
 
         return tf.function(
@@ -370,13 +382,15 @@ class SentenceTransformer(keras.Model):
 
     def _resolve_prompt(self, prompt: str | None, prompt_name: str | None) -> str | None:
         if prompt is not None:
+            _check_prompt(prompt, "prompt")
             if prompt_name is not None:
                 logger.warning("both prompt and prompt_name given; using prompt")
             return prompt
         if prompt_name is not None:
             if prompt_name not in self.prompts:
                 raise ValueError(
-                    f"prompt_name {prompt_name!r} is not one of the prompts {list(self.prompts)}"
+                    f"prompt_name {prompt_name!r:.100} is not one of the prompts "
+                    f"[{capped_listing(map(repr, self.prompts))}]"
                 )
             return self.prompts[prompt_name]
         if self.default_prompt_name is not None:
@@ -434,6 +448,17 @@ class SentenceTransformer(keras.Model):
         encoder = keras.saving.deserialize_keras_object(config.pop("encoder"))
         modules = [keras.saving.deserialize_keras_object(m) for m in config.pop("modules")]
         return cls(tokenizer, encoder, modules, **config)
+
+
+def _check_prompt(text: object, what: str, optional: bool = False) -> None:
+    """A prompt must be a str with a UTF-8 form (None too, if ``optional``); TensorFlow would
+    otherwise fail on it with a conversion error that names nothing."""
+    if optional and text is None:
+        return
+    if not isinstance(text, str):
+        raise TypeError(f"{what} must be a str, got {type(text).__name__}: {text!r:.80}")
+    if problem := utf8_problem(text):
+        raise ValueError(f"{what} has no UTF-8 form: it holds {problem}")
 
 
 def _as_string_list(sentences) -> list[str]:
