@@ -15,11 +15,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tfst.folder_paths import path_inside
 from tfst.text.tokenizer_folder import (
     TokenizerSettings,
     read_tokenizer_settings,
     with_lowercase_first,
 )
+from tfst.text_checks import utf8_problem
 
 SUPPORTED_MODEL_TYPES = ("bert", "distilbert")
 HIDDEN_ACTIVATIONS = ("gelu", "gelu_new", "gelu_pytorch_tanh", "relu")
@@ -142,13 +144,15 @@ class ModelConfig:
 
 
 def _load_json(path: Path, expected: type) -> Any:
-    if not path.is_file():
+    if not path_inside(path.parent, path.name).is_file():
         raise FileNotFoundError(f"{path} not found")
     try:
         with open(path, encoding="utf-8") as file:
             value = json.load(file)
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise ConfigError(f"{path} is not valid JSON: {error}") from error
+    except RecursionError:
+        raise ConfigError(f"{path} is not valid JSON: nested too deeply") from None
     if not isinstance(value, expected):
         raise ConfigError(
             f"{path}: expected a JSON {'object' if expected is dict else 'array'}, "
@@ -178,7 +182,14 @@ def _integer(path: Path, key: str, value: Any, minimum: int = 1) -> int:
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ConfigError(f"{path}: {key} must be an integer >= {minimum}, got {value!r}")
+        raise ConfigError(f"{path}: {key} must be an integer >= {minimum}, got {value!r:.100}")
+    return value
+
+
+def _boolean(path: Path, key: str, value: Any) -> bool:
+    """A JSON true or false; ``"false"`` and ``0`` are refused rather than read as ``bool()``."""
+    if not isinstance(value, bool):
+        raise ConfigError(f"{path}: {key} must be true or false, got {value!r:.100}")
     return value
 
 
@@ -192,7 +203,7 @@ def module_kind(type_name: str) -> str:
     if type_name.startswith("sentence_transformers.") and class_name in _MODULE_KINDS:
         return class_name
     raise ConfigError(
-        f"modules.json: module type {type_name!r} is not supported; supported are the "
+        f"modules.json: module type {type_name!r:.100} is not supported; supported are the "
         f"sentence-transformers modules {', '.join(_MODULE_KINDS)}"
     )
 
@@ -204,7 +215,7 @@ def read_encoder_config(folder: Path) -> EncoderConfig:
     model_type = raw.get("model_type")
     if model_type not in SUPPORTED_MODEL_TYPES:
         raise ConfigError(
-            f"{path}: model_type {model_type!r} is not supported; "
+            f"{path}: model_type {model_type!r:.100} is not supported; "
             f"supported are {', '.join(SUPPORTED_MODEL_TYPES)}"
         )
 
@@ -219,7 +230,7 @@ def read_encoder_config(folder: Path) -> EncoderConfig:
             values[field_name] = default
     for field_name, (key, _) in names.items():
         if field_name not in ("hidden_act", "layer_norm_eps"):
-            minimum = 0 if field_name == "type_vocab_size" else 1
+            minimum = 0 if key is None else 1  # DistilBERT's fixed 0 token types
             values[field_name] = _integer(path, key, values[field_name], minimum)
     epsilon = values["layer_norm_eps"]
     if isinstance(epsilon, bool) or not isinstance(epsilon, (int, float)) or not epsilon > 0:
@@ -298,7 +309,7 @@ def read_pooling_module(folder: Path) -> PoolingModuleConfig:
         if not modes or not all(isinstance(mode, str) for mode in modes):
             raise ConfigError(
                 f"{path}: pooling_mode must be a mode name or a non-empty list of them, "
-                f"got {raw['pooling_mode']!r}"
+                f"got {raw['pooling_mode']!r:.100}"
             )
     else:
         modes = tuple(mode for key, mode in _LEGACY_POOLING_KEYS.items() if raw.get(key, False))
@@ -312,7 +323,7 @@ def read_pooling_module(folder: Path) -> PoolingModuleConfig:
     return PoolingModuleConfig(
         embedding_dimension=_integer(path, "embedding_dimension", dimension),
         modes=modes,
-        include_prompt=bool(raw.get("include_prompt", True)),
+        include_prompt=_boolean(path, "include_prompt", raw.get("include_prompt", True)),
     )
 
 
@@ -342,7 +353,7 @@ def read_dense_module(folder: Path) -> DenseModuleConfig:
         folder=folder,
         in_features=_integer(path, "in_features", raw["in_features"]),
         out_features=_integer(path, "out_features", raw["out_features"]),
-        bias=bool(raw.get("bias", True)),
+        bias=_boolean(path, "bias", raw.get("bias", True)),
         activation=activation,
     )
 
@@ -355,7 +366,11 @@ def read_model_config(folder: Path) -> ModelConfig:
         modules, config_files = [], []
         for entry in read_modules_json(modules_path):
             kind = module_kind(entry["type"])
-            module_folder = folder / entry.get("path", "")
+            module_folder = path_inside(
+                folder,
+                entry.get("path", ""),
+                named_by=f"{modules_path}, module {entry.get('name')!r:.100}",
+            )
             if kind != "Normalize" and not module_folder.is_dir():
                 raise FileNotFoundError(
                     f"{module_folder} not found (module {entry.get('name')!r} of {modules_path})"
@@ -409,9 +424,12 @@ def _read_model_settings(folder: Path) -> dict[str, Any]:
         for name, text in prompts.items()
     ):
         raise ConfigError(f"{path}: prompts must map prompt names to texts, got {prompts!r:.200}")
+    for name, text in prompts.items():
+        if text is not None and (problem := utf8_problem(text)):
+            raise ConfigError(f"{path}: prompt {name!r:.100} holds {problem}, not text")
     for key in ("default_prompt_name", "similarity_fn_name"):
         if not isinstance(raw.get(key), (str, type(None))):
-            raise ConfigError(f"{path}: {key} must be a string, got {raw[key]!r}")
+            raise ConfigError(f"{path}: {key} must be a string, got {raw[key]!r:.100}")
     truncate_dim = raw.get("truncate_dim")
     if truncate_dim is not None:
         truncate_dim = _integer(path, "truncate_dim", truncate_dim)

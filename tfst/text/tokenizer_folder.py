@@ -23,6 +23,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from tfst.folder_paths import path_inside
 from tfst.text.added_tokens import AddedToken
 from tfst.text.models.wordpiece import vocabulary_from_json
 from tfst.text.spec import TokenizerSpecError, serde_json_float
@@ -93,7 +94,7 @@ class TokenizerFiles:
     tokenizer_json: dict[str, Any] | None
 
     def path(self, name: str) -> Path:
-        return self.folder / name
+        return path_inside(self.folder, name)
 
     def special_token(self, key: str, default: str | None) -> str | None:
         """The content of a named special token (string or AddedToken dict) or ``default``."""
@@ -165,6 +166,7 @@ def _read_files(folder: Path) -> TokenizerFiles:
 
 
 def _read_json_object(path: Path) -> dict[str, Any]:
+    path_inside(path.parent, path.name)
     try:
         with open(path, encoding="utf-8") as file:
             # Unigram scores must be the floats `tokenizers` reads (see serde_json_float).
