@@ -123,3 +123,18 @@ def test_tflite_export_replaces_an_earlier_export_and_keeps_it_on_failure(
     tiny_model.export_tflite(target, overwrite=True)
     assert sorted(path.name for path in target.iterdir()) == ["model.tflite", "tokenizer"]
     assert sorted(path.name for path in target.parent.iterdir()) == ["served"]
+
+
+def test_an_existing_empty_folder_is_filled_in_place_and_emptied_if_the_export_fails(
+    tiny_model, tmp_path
+):
+    """A folder made beforehand (a mount point, say) is kept: the same folder, not a new one."""
+    folder = tmp_path / "mounted"
+    folder.mkdir()
+    inode = folder.stat().st_ino
+    with pytest.raises(ValueError, match="tokenizer_ops must be one of"):
+        tiny_model.export(folder, tokenizer_ops="fast")
+    assert folder.stat().st_ino == inode and list(folder.iterdir()) == []
+    tiny_model.export(folder)
+    assert folder.stat().st_ino == inode and (folder / "saved_model.pb").is_file()
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["mounted"]

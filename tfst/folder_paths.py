@@ -112,19 +112,32 @@ def real_folder(path: str | os.PathLike) -> Path:
 def replacing_folder(
     path: str | os.PathLike, *, overwrite: bool, replaceable: Callable[[Path], bool]
 ) -> Iterator[Path]:
-    """Yield a new temporary sibling folder to fill; when the block succeeds it becomes ``path``.
+    """Yield the folder to write into: a new temporary sibling of ``path`` that becomes ``path``
+    when the block succeeds, or ``path`` itself when it is an existing empty folder.
 
     A non-empty folder at ``path`` is replaced only with ``overwrite=True`` and only if
     ``replaceable(path)`` says it holds what this writer made before (an earlier export); a
     symbolic link or a file at ``path`` is refused. If the block fails, the temporary folder is
-    removed and ``path`` is left as it was.
+    removed and ``path`` is left as it was. An existing empty folder is filled in place (it may
+    be a mount point or have its own owner and permissions), and emptied again on failure.
     """
     path = Path(path)
     if path.is_symlink():
         raise FileExistsError(f"{path} is a symbolic link; export into a real folder")
     if path.exists() and not path.is_dir():
         raise FileExistsError(f"{path} exists and is not a folder")
-    if path.is_dir() and any(path.iterdir()):
+    if path.is_dir() and not any(path.iterdir()):
+        try:
+            yield path
+        except BaseException:
+            for entry in path.iterdir():
+                if entry.is_dir() and not entry.is_symlink():
+                    shutil.rmtree(entry)
+                else:
+                    entry.unlink()
+            raise
+        return
+    if path.is_dir():
         if not overwrite:
             raise FileExistsError(
                 f"{path} is not empty; pass overwrite=True to replace an earlier export there"
