@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import glob
 import gzip
+import io
 import json
 import subprocess
 import sys
@@ -17,6 +18,8 @@ from typing import NamedTuple
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sentences import EVERYDAY
 
 pytestmark = pytest.mark.skipif(
@@ -264,3 +267,98 @@ def test_workers_import_tensorflow_text_only_for_an_export_that_needs_it(
     assert report["tensorflow_text"] == (tokenizer_ops == "tensorflow_text")
     expected = minilm.encode(["A sentence", "Another one"])
     assert np.abs(np.array(report["embeddings"]) - expected).max() <= 1e-5
+
+
+# --- line caps and lines that are not text ---------------------------------------------------------
+
+
+def _parse(path: Path, **options) -> tuple[list, list[dict]]:
+    from apache_beam.io.fileio import ReadableFile
+    from apache_beam.io.filesystem import FileMetadata
+    from apache_beam.pvalue import TaggedOutput
+
+    from tfst.beam import parse_corpus_file
+
+    pairs, bad_lines = [], []
+    readable_file = ReadableFile(FileMetadata(str(path), path.stat().st_size))
+    for output in parse_corpus_file(readable_file, "id", "text", **options):
+        if isinstance(output, TaggedOutput):
+            bad_lines.append(json.loads(output.value))
+        else:
+            pairs.append(output)
+    return pairs, bad_lines
+
+
+def test_an_overlong_gzipped_line_is_dead_lettered_with_its_first_bytes_only(tmp_path):
+    """300 KB on disk holding a 64 MB line: read a chunk at a time, never held whole."""
+    import tracemalloc
+
+    path = tmp_path / "huge.txt.gz"
+    with gzip.open(path, "wb") as file:
+        file.write(b"before\n" + b"x" * (64 << 20) + b"\nafter\n")
+    assert path.stat().st_size < 300_000
+    _parse(path, max_line_bytes=1)  # once untraced, so that imports are not counted
+    tracemalloc.start()
+    try:
+        pairs, bad_lines = _parse(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert pairs == [("huge.txt.gz:1", "before"), ("huge.txt.gz:3", "after")]
+    [record] = bad_lines
+    assert record["line"] == 2
+    assert record["error"].startswith("line of 67,108,864 bytes is longer than max_line_bytes")
+    assert record["content"] == "x" * 1000
+    assert peak < 16 << 20
+
+
+def test_a_jsonl_line_over_max_line_bytes_is_dead_lettered(tmp_path):
+    path = tmp_path / "corpus.jsonl"
+    path.write_text('{"id": "a", "text": "short"}\n{"id": "b", "text": "' + "y" * 200 + '"}\n')
+    pairs, bad_lines = _parse(path, max_line_bytes=100)
+    assert pairs == [("a", "short")]
+    assert [(r["line"], r["error"][:40]) for r in bad_lines] == [
+        (2, "line of 223 bytes is longer than max_lin")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("line", "reason"),
+    [
+        (rb'{"id": "c", "text": "\ud800"}', "field 'text' is not text: it holds a lone surrogate"),
+        (rb'{"id": "\udfff", "text": "fine"}', "field 'id' is not text: it holds a lone surrogate"),
+        (b'{"id": "d", "text": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", "not valid JSON"),
+    ],
+    ids=["surrogate_in_text", "surrogate_in_id", "nested_too_deeply"],
+)
+def test_a_line_that_cannot_be_text_is_dead_lettered(tmp_path, line, reason):
+    path = tmp_path / "corpus.jsonl"
+    path.write_bytes(b'{"id": "a", "text": "fine"}\n' + line + b"\n")
+    pairs, bad_lines = _parse(path)
+    assert pairs == [("a", "fine")]
+    [record] = bad_lines
+    assert record["line"] == 2 and record["error"].startswith(reason)
+    json.dumps(record, ensure_ascii=False).encode("utf-8")  # what WriteToText will do
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    data=st.lists(st.sampled_from([b"\n", b"\r\n", b"a", b"bc", b"\xff", b"x" * 70_000])).map(
+        b"".join
+    ),
+    max_line_bytes=st.integers(1, 100_000),
+)
+def test_capped_lines_split_as_readline_does(data, max_line_bytes):
+    from tfst.beam import _capped_lines
+
+    expected = [line.removesuffix(b"\n") for line in io.BytesIO(data).readlines()]
+    lines = list(_capped_lines(io.BytesIO(data), max_line_bytes))
+    assert [line.length for line in lines] == [len(line) for line in expected]
+    assert [line.content for line in lines] == [line[:max_line_bytes] for line in expected]
+
+
+def test_embed_corpus_refuses_a_max_line_bytes_below_one(tmp_path):
+    from tfst.beam import embed_corpus
+
+    with pytest.raises(ValueError, match="max_line_bytes must be at least 1"):
+        embed_corpus("model", str(tmp_path / "*.txt"), str(tmp_path / "out"), max_line_bytes=0)

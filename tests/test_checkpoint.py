@@ -16,6 +16,7 @@ import pickle
 import struct
 import subprocess
 import sys
+import tracemalloc
 import zipfile
 from pathlib import Path
 
@@ -27,11 +28,14 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tfst import checkpoint
 from tfst.checkpoint import (
     WEIGHTS_FILE_NAMES,
     CheckpointError,
     find_weights_file,
     load_checkpoint_tensors,
+    read_checkpoint_header,
+    read_sharded_index,
 )
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -815,3 +819,192 @@ def test_pickle_inside_a_storage_entry_is_read_as_bytes_never_unpickled(tmp_path
     loaded = load_checkpoint_tensors(path)["w"]
     np.testing.assert_array_equal(loaded, np.frombuffer(payload, np.uint8))
     assert not sentinel.exists()
+
+
+# --- sizes checked before memory is taken ------------------------------------------------------
+
+
+def _peak_allocation(function) -> int:
+    """Peak bytes allocated (NumPy reports its buffers to tracemalloc) while ``function`` runs."""
+    tracemalloc.start()
+    try:
+        with contextlib.suppress(CheckpointError):
+            function()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_stride_zero_view_bigger_than_its_storage_is_refused_before_materializing(tmp_path):
+    """538 bytes on disk that would copy into 1 GiB: a (16384, 16384) view of one float."""
+    one_float = _Storage(torch.FloatStorage, "0", 1)
+    data_pkl = _state_pickle({"w": _View(one_float, 0, (16384, 16384), (0, 0))})
+    path = _write_torch_zip(tmp_path / "bomb.bin", data_pkl, {"0": FOUR_FLOATS[:4]})
+    assert path.stat().st_size < 1000
+    with pytest.raises(
+        CheckpointError,
+        match=rf"{path}: tensor 'w' of size \(16384, 16384\) .* 268,435,456 elements but its "
+        r"storage 0 only 1: it repeats storage elements, and copying it would take 1\.0 GiB",
+    ):
+        load_checkpoint_tensors(path)
+    assert _peak_allocation(lambda: load_checkpoint_tensors(path)) < 1 << 20
+
+
+def test_overlapping_strides_count_as_repeating_elements(tmp_path):
+    """Not only stride 0: rows that start one element apart reuse almost all of a storage."""
+    storage = _Storage(torch.FloatStorage, "0", 1 << 15)
+    data_pkl = _state_pickle({"w": _View(storage, 0, (1 << 14, 1 << 14), (1, 1))})
+    path = _write_torch_zip(tmp_path / "overlap.bin", data_pkl, {"0": bytes(4 << 15)})
+    with pytest.raises(CheckpointError, match=r"tensor 'w' .* it repeats storage elements"):
+        load_checkpoint_tensors(path)
+
+
+def test_views_that_together_need_more_than_the_machine_has_are_refused(tmp_path, monkeypatch):
+    """Many views of one real storage: each fits, together they cannot."""
+    storage = _Storage(torch.FloatStorage, "0", 1000)
+    views = {f"copy_{index}": _View(storage, 0, (1000,), (1,)) for index in range(10)}
+    path = _write_torch_zip(tmp_path / "copies.bin", _state_pickle(views), {"0": bytes(4000)})
+    assert len(load_checkpoint_tensors(path)) == 10
+    monkeypatch.setattr(checkpoint, "physical_memory_bytes", lambda: 39_999)
+    with pytest.raises(
+        CheckpointError, match=rf"{path}: its 10 tensors would take 0\.0 GiB, more than this"
+    ):
+        load_checkpoint_tensors(path)
+    with pytest.raises(CheckpointError, match="more than this machine's"):
+        read_checkpoint_header(path)
+
+
+def _overstate_entry_size(path: Path, entry_suffix: str, extra: int) -> Path:
+    """The archive with its zip directory claiming ``extra`` more bytes for one stored entry."""
+    data = bytearray(path.read_bytes())
+    with zipfile.ZipFile(path) as archive:
+        info = next(i for i in archive.infolist() if i.filename.endswith(entry_suffix))
+    name = info.filename.encode()
+    record = data.index(b"PK\x01\x02")  # the central directory's first record
+    while data[record + 46 : record + 46 + len(name)] != name:
+        record = data.index(b"PK\x01\x02", record + 4)
+    for offset in (20, 24):  # compressed and uncompressed size
+        size = struct.unpack_from("<I", data, record + offset)[0]
+        struct.pack_into("<I", data, record + offset, size + extra)
+    path.write_bytes(bytes(data))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("entry", "extra"),
+    [("data.pkl", 8), ("data.pkl", 10_000_000), ("/data/0", 10_000_000)],
+    ids=["pickle_into_the_next_entry", "pickle_past_the_end", "storage_past_the_end"],
+)
+def test_zip_directory_overstating_an_entry_names_the_file(views_bin, tmp_path, entry, extra):
+    path = tmp_path / "overstated.bin"
+    path.write_bytes(views_bin.read_bytes())
+    _overstate_entry_size(path, entry, extra)
+    with pytest.raises(CheckpointError, match=f"{path}: corrupt zip archive"):
+        load_checkpoint_tensors(path)
+
+
+def test_sharded_index_nested_too_deeply_is_named(tmp_path):
+    index = tmp_path / "model.safetensors.index.json"
+    index.write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(CheckpointError, match=f"{index}: not a valid JSON index: nested too deep"):
+        load_checkpoint_tensors(index)
+
+
+@pytest.mark.parametrize(
+    "weight_map", [["model-00001-of-00002.safetensors"], "shards", {"w": 3}, None]
+)
+def test_sharded_index_whose_weight_map_is_not_names_to_files_is_named(tmp_path, weight_map):
+    index = tmp_path / "model.safetensors.index.json"
+    index.write_text(json.dumps({"weight_map": weight_map}))
+    with pytest.raises(
+        CheckpointError, match=f'{index}: expected a JSON object whose "weight_map"'
+    ):
+        read_sharded_index(index)
+
+
+def test_shard_mismatch_lists_a_few_names_and_counts_the_rest(tmp_path, dtype_tensors):
+    index = _write_sharded(tmp_path, dtype_tensors, ".safetensors")
+    content = json.loads(index.read_text())
+    content["weight_map"].update(
+        {f"ghost_{i:06d}": "model-00001-of-00002.safetensors" for i in range(100_000)}
+    )
+    index.write_text(json.dumps(content))
+    with pytest.raises(CheckpointError) as error:
+        load_checkpoint_tensors(index)
+    assert "'ghost_000009' … and 99,990 more" in str(error.value)
+    assert len(str(error.value)) < 2000
+
+
+def test_safetensors_header_naming_many_tensors_twice_is_a_short_error(small_safetensors, tmp_path):
+    header, body = _safetensors_parts(small_safetensors)
+    empty = '{"dtype": "F32", "shape": [0], "data_offsets": [0, 0]}'
+    entries = [f'"{name}": {json.dumps(info)}' for name, info in header.items()]
+    entries += [f'"e{i}": {empty}, "e{i}": {empty}' for i in range(50_000)]
+    path = _write_safetensors(
+        tmp_path / "twice.safetensors", ("{" + ",".join(entries) + "}").encode(), body
+    )
+    with pytest.raises(CheckpointError, match=r"header names \['e0', 'e1', .* and 49,990 more\]"):
+        load_checkpoint_tensors(path)
+
+
+# --- headers without data ----------------------------------------------------------------------
+
+
+def _stored_dtype(tensor: torch.Tensor) -> np.dtype:
+    if tensor.dtype == torch.bfloat16:
+        return np.dtype(ml_dtypes.bfloat16)
+    return np.dtype(tensor.detach().numpy().dtype)
+
+
+@pytest.mark.parametrize("checkpoint_file", ["dtypes_safetensors", "dtypes_bin", "views_bin"])
+def test_header_gives_every_tensor_s_stored_dtype_and_shape(request, checkpoint_file):
+    path = request.getfixturevalue(checkpoint_file)
+    reference = torch.load(path, weights_only=True) if path.suffix == ".bin" else None
+    if reference is None:
+        reference = safetensors.torch.load_file(path)
+    expected = {name: (_stored_dtype(t), tuple(t.shape)) for name, t in reference.items()}
+    header = read_checkpoint_header(path)
+    assert {name: (entry.dtype, entry.shape) for name, entry in header.items()} == expected
+    loaded = load_checkpoint_tensors(path)
+    assert {name: entry.shape for name, entry in header.items()} == {
+        name: array.shape for name, array in loaded.items()
+    }
+
+
+@pytest.mark.parametrize("suffix", [".safetensors", ".bin"])
+def test_header_of_a_sharded_checkpoint_covers_every_shard(tmp_path, dtype_tensors, suffix):
+    index = _write_sharded(tmp_path, dtype_tensors, suffix)
+    header = read_checkpoint_header(index)
+    assert {name: entry.shape for name, entry in header.items()} == {
+        name: tuple(tensor.shape) for name, tensor in dtype_tensors.items()
+    }
+
+
+def test_header_of_a_bin_reads_no_storage(views_bin, tmp_path):
+    """A storage whose bytes fail the zip checksum: loading notices, reading the header does
+    not read it at all."""
+    data = bytearray(views_bin.read_bytes())
+    with zipfile.ZipFile(views_bin) as archive:
+        local_header = archive.getinfo(_entry(views_bin, "/data/0")).header_offset
+    name_length, extra_length = struct.unpack_from("<HH", data, local_header + 26)
+    data[local_header + 30 + name_length + extra_length + 5] ^= 0xFF
+    path = tmp_path / "flipped.bin"
+    path.write_bytes(bytes(data))
+    with pytest.raises(CheckpointError, match="Bad CRC-32"):
+        load_checkpoint_tensors(path)
+    assert read_checkpoint_header(path).keys() == read_checkpoint_header(views_bin).keys()
+
+
+def test_header_of_a_large_safetensors_file_reads_no_data(tmp_path):
+    path = tmp_path / "large.safetensors"
+    safetensors.torch.save_file({"big": torch.zeros(64, 1 << 16)}, path)  # 16 MiB
+    assert _peak_allocation(lambda: read_checkpoint_header(path)) < 1 << 20
+    assert read_checkpoint_header(path)["big"] == (np.dtype(np.float32), (64, 1 << 16))
+
+
+def test_header_refuses_what_loading_refuses(tmp_path):
+    one_float = _Storage(torch.FloatStorage, "0", 1)
+    data_pkl = _state_pickle({"w": _View(one_float, 0, (16384, 16384), (0, 0))})
+    path = _write_torch_zip(tmp_path / "bomb.bin", data_pkl, {"0": FOUR_FLOATS[:4]})
+    with pytest.raises(CheckpointError, match="repeats storage elements"):
+        read_checkpoint_header(path)

@@ -112,7 +112,7 @@ def test_verify_says_how_to_install_a_missing_reference(minilm_folder, tmp_path)
 def test_info_describes_the_pipeline(minilm_folder):
     result = run("info", minilm_folder)
     assert result.returncode == 0, result.stderr[-2000:]
-    assert "BertEncoder(num_layers=6, hidden_size=384" in result.stdout
+    assert "Transformer(bert: num_layers=6, hidden_size=384" in result.stdout
     assert "Pooling(modes=['mean'])" in result.stdout
     assert "Normalize" in result.stdout
     assert "embedding dimension: 384" in result.stdout
@@ -125,3 +125,64 @@ def test_info_on_a_missing_model_is_one_line(tmp_path):
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1].startswith("tfst info: error:")
     assert "Traceback" not in result.stderr
+
+
+# --- errors name the file; outputs are reported where they are -----------------------------------
+
+
+def test_encode_on_a_file_that_is_not_utf8_names_file_and_byte_offset(tmp_path, capsys):
+    from tfst.cli import main
+
+    source = tmp_path / "texts.txt"
+    source.write_bytes("first line\nsecond line, café\n".encode() + b"caf\xe9 in latin-1\n")
+    assert main(["encode", "unused-model", "--input", str(source), "--output", "x.npy"]) == 1
+    error = capsys.readouterr().err
+    assert f"{source} is not valid UTF-8: invalid continuation byte at byte 33 (line 3)" in error
+    assert "\n" not in error.strip()
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ('{"text": ' + "[" * 100_000 + "]" * 100_000 + "}", "texts.jsonl:2: not valid JSON"),
+        ('{"text": "\\ud800"}', "texts.jsonl:2: 'text' holds a lone surrogate U+D800"),
+    ],
+    ids=["nested_too_deeply", "lone_surrogate"],
+)
+def test_encode_names_the_jsonl_line_that_is_not_text(tmp_path, capsys, line, message):
+    from tfst.cli import main
+
+    source = tmp_path / "texts.jsonl"
+    source.write_text('{"text": "ok"}\n' + line + "\n", encoding="utf-8")
+    assert main(["encode", "unused-model", "--input", str(source), "--output", "x.npy"]) == 1
+    assert message in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def tiny_folder(tmp_path_factory):
+    from model_builders import build_sentence_folder
+
+    return build_sentence_folder(tmp_path_factory.mktemp("cli") / "model")
+
+
+def test_encode_reports_the_npy_file_numpy_really_wrote(tiny_folder, tmp_path, capsys):
+    from tfst.cli import main
+
+    source = tmp_path / "texts.txt"
+    source.write_text("one\ntwo\n", encoding="utf-8")
+    output = tmp_path / "noext"
+    argv = ["encode", str(tiny_folder), "--input", str(source), "--output", str(output)]
+    assert main([*argv, "--quiet"]) == 0
+    assert capsys.readouterr().out.strip().endswith(f"to {output}.npy")
+    assert np.load(f"{output}.npy").shape == (2, 32)
+    assert not output.exists()
+
+
+def test_embed_corpus_documents_its_line_cap():
+    from tfst.cli import build_parser
+
+    parser = build_parser()
+    args = parser.parse_args(["embed-corpus", "model", "in.jsonl", "out"])
+    assert args.max_line_bytes == 1 << 20
+    args = parser.parse_args(["embed-corpus", "model", "in.jsonl", "out", "--max-line-bytes", "99"])
+    assert args.max_line_bytes == 99

@@ -133,6 +133,37 @@ def test_unknown_prompt_name_is_refused(prompted_model):
         prompted_model.encode(TEXTS, prompt_name="answer")
 
 
+@pytest.mark.parametrize(
+    ("prompt", "error", "message"),
+    [
+        (123, TypeError, r"prompt must be a str, got int: 123"),
+        (b"query: ", TypeError, r"prompt must be a str, got bytes"),
+        (
+            "query\ud800: ",
+            ValueError,
+            r"prompt has no UTF-8 form: it holds a lone surrogate U\+D800",
+        ),
+    ],
+    ids=["number", "bytes", "lone_surrogate"],
+)
+def test_a_prompt_that_is_not_text_is_refused_naming_it(prompted_model, prompt, error, message):
+    with pytest.raises(error, match=message):
+        prompted_model.encode(TEXTS, prompt=prompt)
+
+
+@pytest.mark.parametrize(
+    ("prompts", "error", "message"),
+    [
+        ({"query": 5}, TypeError, r"prompt 'query' must be a str, got int"),
+        ({"query": "\udfff"}, ValueError, r"prompt 'query' has no UTF-8 form"),
+    ],
+    ids=["number", "lone_surrogate"],
+)
+def test_load_refuses_prompts_that_are_not_text(prompted_folder, prompts, error, message):
+    with pytest.raises(error, match=message):
+        tfst.load(prompted_folder, prompts=prompts)
+
+
 def test_load_arguments_override_saved_prompts(prompted_folder):
     arguments = dict(prompts={"query": "search: "}, default_prompt_name="passage")
     model = tfst.load(prompted_folder, **arguments)

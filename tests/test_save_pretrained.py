@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import keras
 import numpy as np
@@ -133,3 +134,61 @@ def test_saved_folder_lists_sentence_transformers_modules(saved_minilm_folder):
         ("1_Pooling", "Pooling"),
         ("2_Normalize", "Normalize"),
     ]
+
+
+# --- nothing written through links ---------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+    return tfst.load(build_sentence_folder(tmp_path_factory.mktemp("tiny_for_links") / "model"))
+
+
+@pytest.fixture(scope="module")
+def clean_save(tiny_model, tmp_path_factory):
+    """What ``save_pretrained`` writes into an empty folder."""
+    folder = tmp_path_factory.mktemp("clean_save")
+    tiny_model.save_pretrained(folder)
+    return folder
+
+
+@pytest.mark.parametrize(
+    "name", ["vocab.txt", "config.json", "model.safetensors", "1_Pooling/config.json"]
+)
+@pytest.mark.parametrize("link", ["symbolic", "hard"])
+def test_a_link_in_the_target_is_replaced_never_written_through(
+    tiny_model, clean_save, tmp_path, name, link
+):
+    outside = tmp_path / "outside.txt"
+    outside.write_text("precious")
+    target = tmp_path / "saved"
+    (target / name).parent.mkdir(parents=True)
+    if link == "symbolic":
+        (target / name).symlink_to(outside)
+    else:
+        os.link(outside, target / name)
+    tiny_model.save_pretrained(target)
+    assert outside.read_text() == "precious"
+    assert not (target / name).is_symlink() and (target / name).stat().st_nlink == 1
+    assert (target / name).read_bytes() == (clean_save / name).read_bytes()
+
+
+def test_a_symlinked_module_folder_is_replaced_never_written_into(tiny_model, clean_save, tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "config.json").write_text("precious")
+    target = tmp_path / "saved"
+    target.mkdir()
+    (target / "1_Pooling").symlink_to(outside, target_is_directory=True)
+    tiny_model.save_pretrained(target)
+    assert [path.name for path in outside.iterdir()] == ["config.json"]
+    assert (outside / "config.json").read_text() == "precious"
+    assert (target / "1_Pooling").is_dir() and not (target / "1_Pooling").is_symlink()
+    config = "1_Pooling/config.json"
+    assert (target / config).read_bytes() == (clean_save / config).read_bytes()
+
+
+def test_saving_leaves_no_temporary_files(tiny_model, tmp_path):
+    tiny_model.save_pretrained(tmp_path)
+    tiny_model.save_pretrained(tmp_path)  # over the first save
+    assert not [path for path in tmp_path.rglob(".*")]

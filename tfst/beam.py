@@ -15,16 +15,21 @@ shards of ``id`` and ``embedding`` out, malformed lines to a dead-letter file.
 
 from __future__ import annotations
 
+import bz2
+import contextlib
+import gzip
 import json
+import lzma
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
-from typing import Any
+from typing import Any, BinaryIO, NamedTuple
 
 import apache_beam as beam
 import numpy as np
 import pyarrow
 from apache_beam.io import fileio
+from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 from apache_beam.metrics.metric import MetricsFilter
@@ -37,8 +42,15 @@ from apache_beam.ml.inference.base import (
 from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.runners.runner import PipelineState
 
+from tfst.text_checks import utf8_problem
+
 METRICS_NAMESPACE = "tfst"
 BAD_LINES = "bad_lines"
+DEFAULT_MAX_LINE_BYTES = 1 << 20
+"""Longest input line embed-corpus reads (1 MiB): a longer one is dead-lettered, not held."""
+DEAD_LETTER_CONTENT_BYTES = 1000
+"""How much of an overlong line its dead-letter record keeps."""
+READ_CHUNK_BYTES = 1 << 16
 PARQUET_SCHEMA = pyarrow.schema(
     [("id", pyarrow.string()), ("embedding", pyarrow.list_(pyarrow.float32()))]
 )
@@ -151,32 +163,43 @@ def is_saved_model(path: str) -> bool:
 
 
 def parse_corpus_file(
-    readable_file: fileio.ReadableFile, id_field: str, text_field: str
+    readable_file: fileio.ReadableFile,
+    id_field: str,
+    text_field: str,
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
 ) -> Iterator[tuple[str, str] | beam.pvalue.TaggedOutput]:
     """``(id, text)`` for every line of one file; a JSON dead-letter record for a bad line.
 
     ``*.jsonl`` files: one JSON object per line with a string or integer ``id_field`` and a
     string ``text_field``; blank lines are skipped. Other files: every line is a text and its id
     is ``<file name>:<line number>``. Compressed files (``.gz``, ``.bz2``, ...) are read as such.
+    A line of more than ``max_line_bytes`` bytes is never held whole: it is dead-lettered with
+    its first ``DEAD_LETTER_CONTENT_BYTES`` bytes as content.
     """
     path = readable_file.metadata.path
     name = PurePosixPath(path).name
     is_jsonl = ".jsonl" in PurePosixPath(path).suffixes
-    with readable_file.open() as stream:
-        line_number = 0
-        while raw_line := stream.readline():
-            line_number += 1
+    with _open_decompressed(readable_file) as stream:
+        for line_number, line in enumerate(_capped_lines(stream, max_line_bytes), start=1):
             try:
+                if line.length > max_line_bytes:
+                    raise ValueError(
+                        f"line of {line.length:,} bytes is longer than max_line_bytes "
+                        f"({max_line_bytes:,}); content holds its first bytes only"
+                    )
                 pair = _parse_line(
-                    raw_line, f"{name}:{line_number}", is_jsonl, id_field, text_field
+                    line.content, f"{name}:{line_number}", is_jsonl, id_field, text_field
                 )
             except ValueError as error:
                 _bad_lines.inc()
+                content = line.content
+                if line.length > max_line_bytes:
+                    content = content[:DEAD_LETTER_CONTENT_BYTES]
                 record = {
                     "file": path,
                     "line": line_number,
                     "error": str(error),
-                    "content": raw_line.decode("utf-8", errors="replace").rstrip("\r\n"),
+                    "content": content.decode("utf-8", errors="replace").removesuffix("\r"),
                 }
                 yield beam.pvalue.TaggedOutput(BAD_LINES, json.dumps(record, ensure_ascii=False))
                 continue
@@ -185,12 +208,67 @@ def parse_corpus_file(
                 yield pair
 
 
+# Python's decompressing readers return at most the bytes asked for. Beam's decompress 16 MiB
+# of input at a time, which a highly compressed file (a 300 KB .gz holding one 300 MB line) turns
+# into hundreds of megabytes held at once.
+_BOUNDED_DECOMPRESSORS: dict[str, Callable[[BinaryIO], BinaryIO]] = {
+    CompressionTypes.GZIP: lambda raw: gzip.GzipFile(fileobj=raw, mode="rb"),
+    CompressionTypes.BZIP2: bz2.BZ2File,
+    CompressionTypes.LZMA: lzma.LZMAFile,
+}
+
+
+@contextlib.contextmanager
+def _open_decompressed(readable_file: fileio.ReadableFile) -> Iterator[BinaryIO]:
+    """The file's bytes, decompressed as Beam would (by file name), through a reader whose
+    ``read(n)`` holds about ``n`` bytes for ``.gz``, ``.bz2`` and ``.xz``/``.lzma`` files;
+    ``.deflate`` and ``.zst`` files go through Beam's own reader."""
+    decompressor = _BOUNDED_DECOMPRESSORS.get(
+        CompressionTypes.detect_compression_type(readable_file.metadata.path)
+    )
+    if decompressor is None:
+        with readable_file.open() as stream:
+            yield stream
+        return
+    with (
+        readable_file.open(compression_type=CompressionTypes.UNCOMPRESSED) as raw,
+        decompressor(raw) as stream,
+    ):
+        yield stream
+
+
+class _CappedLine(NamedTuple):
+    """One line without its ``\\n``: all of it, or its first bytes when it is over the cap."""
+
+    content: bytes
+    length: int  # the whole line's length in bytes
+
+
+def _capped_lines(stream: BinaryIO, max_line_bytes: int) -> Iterator[_CappedLine]:
+    """The lines of a binary stream, split at ``\\n`` as ``readline`` splits them, reading
+    ``READ_CHUNK_BYTES`` at a time and keeping at most ``max_line_bytes`` bytes of any line:
+    Beam's readers of compressed files have a ``readline`` that cannot stop early, and one huge
+    line would be held whole."""
+    kept = bytearray()
+    length = 0
+    while chunk := stream.read(READ_CHUNK_BYTES):
+        start = 0
+        while (end := chunk.find(b"\n", start)) != -1:
+            kept += chunk[start : min(end, start + max_line_bytes - len(kept))]
+            yield _CappedLine(bytes(kept), length + end - start)
+            kept, length, start = bytearray(), 0, end + 1
+        kept += chunk[start : start + max(max_line_bytes - len(kept), 0)]
+        length += len(chunk) - start
+    if length:
+        yield _CappedLine(bytes(kept), length)
+
+
 def _parse_line(
     raw_line: bytes, line_id: str, is_jsonl: bool, id_field: str, text_field: str
 ) -> tuple[str, str] | None:
     """``(id, text)`` of one line, None for a blank JSONL line; a ValueError says what is wrong."""
     try:
-        line = raw_line.decode("utf-8").removesuffix("\n").removesuffix("\r")
+        line = raw_line.decode("utf-8").removesuffix("\r")
     except UnicodeDecodeError as error:
         raise ValueError(f"not valid UTF-8 ({error})") from None
     if not is_jsonl:
@@ -205,6 +283,8 @@ def _parse_jsonl_record(line: str, id_field: str, text_field: str) -> tuple[str,
         record = json.loads(line)
     except json.JSONDecodeError as error:
         raise ValueError(f"not valid JSON ({error})") from None
+    except RecursionError:
+        raise ValueError("not valid JSON (nested too deeply)") from None
     if not isinstance(record, dict):
         raise ValueError("not a JSON object")
     identifier = record.get(id_field)
@@ -212,6 +292,10 @@ def _parse_jsonl_record(line: str, id_field: str, text_field: str) -> tuple[str,
         raise ValueError(f"no string or integer field {id_field!r}")
     if not isinstance(record.get(text_field), str):
         raise ValueError(f"no string field {text_field!r}")
+    for field_name in (id_field, text_field):
+        problem = isinstance(record[field_name], str) and utf8_problem(record[field_name])
+        if problem:
+            raise ValueError(f"field {field_name!r} is not text: it holds {problem}")
     return str(identifier), record[text_field]
 
 
@@ -240,16 +324,19 @@ def embed_corpus(
     id_field: str = "id",
     text_field: str = "text",
     max_batch_size: int = 32,
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
     options: PipelineOptions | None = None,
 ) -> CorpusSummary:
     """Embed every text of the files matching ``input_pattern``; write Parquet to ``output_dir``.
 
     Writes ``embeddings-SSSSS-of-NNNNN.parquet`` (columns ``id``: string, ``embedding``: list of
     float32) and ``bad_lines-SSSSS-of-NNNNN.jsonl`` (one JSON object per malformed line: file,
-    line, error, content); see ``parse_corpus_file`` for the input formats. ``options`` picks the
-    runner (DirectRunner when None). Refuses an ``output_dir`` that already holds files, so
-    shards of an earlier run never mix in.
+    line, error, content); see ``parse_corpus_file`` for the input formats and
+    ``max_line_bytes``. ``options`` picks the runner (DirectRunner when None). Refuses an
+    ``output_dir`` that already holds files, so shards of an earlier run never mix in.
     """
+    if max_line_bytes < 1:
+        raise ValueError(f"max_line_bytes must be at least 1, got {max_line_bytes}")
     output_dir = output_dir.rstrip("/")
     require_new_output_dir(output_dir)
     embeddings_prefix = FileSystems.join(output_dir, "embeddings")
@@ -262,7 +349,7 @@ def embed_corpus(
         | "MatchInput" >> fileio.MatchFiles(input_pattern, fileio.EmptyMatchTreatment.DISALLOW)
         | "OpenInput" >> fileio.ReadMatches()
         | "ParseLines"
-        >> beam.FlatMap(parse_corpus_file, id_field, text_field).with_outputs(
+        >> beam.FlatMap(parse_corpus_file, id_field, text_field, max_line_bytes).with_outputs(
             BAD_LINES, main="texts"
         )
     )

@@ -11,8 +11,10 @@ globals are this module's stand-ins, never torch, so loading a checkpoint cannot
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
+import math
 import os
 import pathlib
 import pickle
@@ -20,11 +22,15 @@ import pickletools
 import sys
 import zipfile
 from collections import Counter
-from typing import Any, NamedTuple
+from collections.abc import Callable, Iterator
+from typing import Any, NamedTuple, TypeVar
 
 import ml_dtypes  # registers bfloat16 with numpy, which safetensors' numpy reader needs
 import numpy as np
 import safetensors
+
+from tfst.folder_paths import path_inside
+from tfst.messages import capped_listing
 
 WEIGHTS_FILE_NAMES = (
     "model.safetensors",
@@ -37,26 +43,47 @@ WEIGHTS_FILE_NAMES = (
 _FLOAT_DTYPES = frozenset(
     np.dtype(dtype) for dtype in (np.float16, ml_dtypes.bfloat16, np.float32, np.float64)
 )
-# fmt: off
-_SAFETENSORS_DTYPES = (
-    "BOOL", "U8", "I8", "I16", "U16", "I32", "U32", "I64", "U64", "F16", "BF16", "F32", "F64",
-)
-# fmt: on
+_SAFETENSORS_DTYPES = {
+    "BOOL": np.dtype(np.bool_),
+    "U8": np.dtype(np.uint8),
+    "I8": np.dtype(np.int8),
+    "I16": np.dtype(np.int16),
+    "U16": np.dtype(np.uint16),
+    "I32": np.dtype(np.int32),
+    "U32": np.dtype(np.uint32),
+    "I64": np.dtype(np.int64),
+    "U64": np.dtype(np.uint64),
+    "F16": np.dtype(np.float16),
+    "BF16": np.dtype(ml_dtypes.bfloat16),
+    "F32": np.dtype(np.float32),
+    "F64": np.dtype(np.float64),
+}
+"""safetensors dtype names tfst reads, and the NumPy dtype each is stored as."""
+_Entry = TypeVar("_Entry")  # what is read per tensor: an array, or its header
 
 
 class CheckpointError(ValueError):
     """A checkpoint is corrupt, unsafe or not a state dict; the message names file and problem."""
 
 
+class TensorHeader(NamedTuple):
+    """A tensor as a checkpoint's header describes it, before any of its data is read."""
+
+    dtype: np.dtype
+    """The dtype stored in the file (``load_checkpoint_tensors`` gives floats as float32)."""
+    shape: tuple[int, ...]
+
+
 def find_weights_file(folder: str | os.PathLike) -> pathlib.Path:
     """The weights file of a model folder, chosen as transformers chooses it.
 
     A sharded checkpoint is returned as its ``*.index.json``, which :func:`load_checkpoint_tensors`
-    reads. Raises ``FileNotFoundError`` when the folder holds none of ``WEIGHTS_FILE_NAMES``.
+    reads. Raises ``FileNotFoundError`` when the folder holds none of ``WEIGHTS_FILE_NAMES``, and
+    ``tfst.folder_paths.OutsideFolderError`` for one that links outside the folder.
     """
     folder = pathlib.Path(folder)
     for name in WEIGHTS_FILE_NAMES:
-        if (folder / name).is_file():
+        if path_inside(folder, name).is_file():
             return folder / name
     raise FileNotFoundError(
         f"no weights file in {folder}: looked for {', '.join(WEIGHTS_FILE_NAMES)}"
@@ -69,14 +96,36 @@ def load_checkpoint_tensors(path: str | os.PathLike) -> dict[str, np.ndarray]:
     Reads ``*.safetensors``, a torch zip checkpoint (``pytorch_model.bin``) or a sharded
     checkpoint's ``*.index.json``. Floating tensors come back as float32 (bfloat16 exactly);
     integer and bool tensors keep their dtype. Arrays are C-contiguous, writable, and share no
-    memory with one another.
+    memory with one another. Every size is checked before memory is taken for it (see
+    :func:`read_checkpoint_header`).
     """
+    path = _existing_file(path)
+    if path.name.endswith(".json"):
+        return _read_sharded(path, _load_single_file)
+    return _load_single_file(path)
+
+
+def read_checkpoint_header(path: str | os.PathLike) -> dict[str, TensorHeader]:
+    """Name → (dtype, shape) of every tensor of a checkpoint, without reading tensor data.
+
+    Reads what :func:`load_checkpoint_tensors` reads (safetensors, torch zip, sharded index) and
+    runs the same checks on it, except those of the data bytes themselves: a safetensors header
+    is validated by the safetensors package; a torch zip's ``data.pkl`` is scanned and
+    unpickled with the same stand-ins, and each view is checked against the size of its
+    storage entry. Cheap: the safetensors file is memory-mapped, not read, and no storage of a
+    torch zip is read.
+    """
+    path = _existing_file(path)
+    if path.name.endswith(".json"):
+        return _read_sharded(path, _read_single_file_header)
+    return _read_single_file_header(path)
+
+
+def _existing_file(path: str | os.PathLike) -> pathlib.Path:
     path = pathlib.Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint file not found: {path}")
-    if path.name.endswith(".json"):
-        return _load_sharded(path)
-    return _load_single_file(path)
+    return path
 
 
 def _load_single_file(path: pathlib.Path) -> dict[str, np.ndarray]:
@@ -85,47 +134,84 @@ def _load_single_file(path: pathlib.Path) -> dict[str, np.ndarray]:
     return _load_torch_zip(path)
 
 
+def _read_single_file_header(path: pathlib.Path) -> dict[str, TensorHeader]:
+    if path.suffix == ".safetensors":
+        return _read_safetensors_header(path)
+    return _read_torch_zip_header(path)
+
+
 def _output_dtype(dtype: np.dtype) -> np.dtype:
     return np.dtype(np.float32) if dtype in _FLOAT_DTYPES else dtype
 
 
-def _load_sharded(index_path: pathlib.Path) -> dict[str, np.ndarray]:
-    """All shards named by an index's ``weight_map``, each checked to hold exactly its tensors."""
+# --- sharded checkpoints -----------------------------------------------------------------------
+
+
+def read_sharded_index(index_path: str | os.PathLike) -> dict[str, str]:
+    """Tensor name → shard file name, from a sharded checkpoint's ``*.index.json``.
+
+    The index must be a JSON object whose ``weight_map`` maps names to the file names of
+    weights files in the index's own folder (no folders, no ``..``); anything else raises
+    :class:`CheckpointError` naming the index.
+    """
+    index_path = pathlib.Path(index_path)
     try:
         index = json.loads(index_path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise CheckpointError(f"{index_path}: not a valid JSON index: {error}") from error
+    except RecursionError:
+        raise CheckpointError(f"{index_path}: not a valid JSON index: nested too deeply") from None
     weight_map = index.get("weight_map") if isinstance(index, dict) else None
     if not isinstance(weight_map, dict) or not all(
         isinstance(name, str) and isinstance(shard, str) for name, shard in weight_map.items()
     ):
         raise CheckpointError(
             f'{index_path}: expected a JSON object whose "weight_map" maps tensor names to shard '
-            "file names"
+            f"file names, found {_json_kind(weight_map if isinstance(index, dict) else index)}"
         )
-    tensors = {}
-    for shard in dict.fromkeys(weight_map.values()):
-        if pathlib.PurePath(shard).name != shard or shard.endswith(".json"):
+    for shard in set(weight_map.values()):
+        if not shard or pathlib.PurePath(shard).name != shard or shard.endswith(".json"):
             raise CheckpointError(
-                f"{index_path}: shard {shard!r} is not a weights file name in the index's folder"
+                f"{index_path}: shard {shard!r:.200} is not a weights file name in the index's "
+                "folder"
             )
-        shard_path = index_path.parent / shard
+    return weight_map
+
+
+def _json_kind(value: object) -> str:
+    """What a JSON value is, for messages: ``a list``, ``an object with 3 entries``, ..."""
+    if isinstance(value, dict):
+        return f"an object with {len(value):,} entries, not all of them name → file name"
+    names = {list: "a list", str: "a string", bool: "a boolean", type(None): "nothing"}
+    return names.get(type(value), "a number")
+
+
+def _read_sharded(
+    index_path: pathlib.Path, read_shard: Callable[[pathlib.Path], dict[str, _Entry]]
+) -> dict[str, _Entry]:
+    """``read_shard`` of every shard of an index, each checked to hold exactly its tensors."""
+    names_by_shard: dict[str, set[str]] = {}
+    for name, shard in read_sharded_index(index_path).items():
+        names_by_shard.setdefault(shard, set()).add(name)
+    entries: dict[str, _Entry] = {}
+    for shard, expected in names_by_shard.items():
+        shard_path = path_inside(index_path.parent, shard, named_by=f"{index_path}: weight_map")
         if not shard_path.is_file():
             raise CheckpointError(
                 f"{index_path}: shard {shard} listed in weight_map is missing from "
                 f"{index_path.parent}"
             )
-        shard_tensors = _load_single_file(shard_path)
-        expected = {name for name, file in weight_map.items() if file == shard}
-        if shard_tensors.keys() != expected:
-            missing = sorted(expected - shard_tensors.keys())
-            unlisted = sorted(shard_tensors.keys() - expected)
+        shard_entries = read_shard(shard_path)
+        if shard_entries.keys() != expected:
+            missing = sorted(expected - shard_entries.keys())
+            unlisted = sorted(shard_entries.keys() - expected)
             raise CheckpointError(
-                f"{index_path}: shard {shard} does not match weight_map: missing {missing[:5]}, "
-                f"not listed {unlisted[:5]}"
+                f"{index_path}: shard {shard} does not match weight_map: missing "
+                f"[{capped_listing(map(repr, missing))}], not listed "
+                f"[{capped_listing(map(repr, unlisted))}]"
             )
-        tensors.update(shard_tensors)
-    return tensors
+        entries.update(shard_entries)
+    return entries
 
 
 # --- safetensors -------------------------------------------------------------------------------
@@ -135,16 +221,8 @@ def _load_safetensors(path: pathlib.Path) -> dict[str, np.ndarray]:
     """Tensors of a safetensors file; the package validates header, dtypes, shapes and offsets."""
     try:
         with safetensors.safe_open(path, framework="numpy") as reader:
-            _reject_duplicate_header_keys(path)
             tensors = {}
-            names = reader.keys()  # safe_open is not iterable
-            for name in names:
-                dtype = reader.get_slice(name).get_dtype()
-                if dtype not in _SAFETENSORS_DTYPES:
-                    raise CheckpointError(
-                        f"{path}: tensor {name!r} has dtype {dtype}; supported dtypes are "
-                        f"{', '.join(_SAFETENSORS_DTYPES)}"
-                    )
+            for name in _safetensors_entries(path):
                 array = reader.get_tensor(name)
                 tensors[name] = array.astype(_output_dtype(array.dtype), copy=False)
             return tensors
@@ -152,20 +230,46 @@ def _load_safetensors(path: pathlib.Path) -> dict[str, np.ndarray]:
         raise CheckpointError(f"{path}: invalid safetensors file: {error}") from error
 
 
-def _reject_duplicate_header_keys(path: pathlib.Path) -> None:
-    """The package keeps the last of two same-named header entries; such a header is ambiguous."""
+def _read_safetensors_header(path: pathlib.Path) -> dict[str, TensorHeader]:
+    try:
+        with safetensors.safe_open(path, framework="numpy"):  # validates the header
+            return {
+                name: TensorHeader(_SAFETENSORS_DTYPES[entry["dtype"]], tuple(entry["shape"]))
+                for name, entry in _safetensors_entries(path).items()
+            }
+    except safetensors.SafetensorError as error:
+        raise CheckpointError(f"{path}: invalid safetensors file: {error}") from error
+
+
+def _safetensors_entries(path: pathlib.Path) -> dict[str, dict[str, Any]]:
+    """The tensor entries (dtype, shape, offsets) of a header the safetensors package has
+    accepted, in header order, each of a dtype tfst reads.
+
+    Read again here because the package keeps the last of two same-named entries, and such a
+    header is ambiguous, so refused; and because its per-name accessors cost ~10 µs a tensor.
+    """
 
     def unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-        duplicates = sorted(
-            key for key, count in Counter(key for key, _ in pairs).items() if count > 1
-        )
-        if duplicates:
-            raise CheckpointError(f"{path}: header names {duplicates} more than once")
-        return dict(pairs)
+        entries = dict(pairs)
+        if len(entries) != len(pairs):
+            counts = Counter(key for key, _ in pairs)
+            duplicates = sorted(key for key, count in counts.items() if count > 1)
+            raise CheckpointError(
+                f"{path}: header names [{capped_listing(map(repr, duplicates))}] more than once"
+            )
+        return entries
 
     with open(path, "rb") as file:
         header_size = int.from_bytes(file.read(8), "little")
-        json.loads(file.read(header_size), object_pairs_hook=unique_pairs)
+        header = json.loads(file.read(header_size), object_pairs_hook=unique_pairs)
+    header.pop("__metadata__", None)
+    for name, entry in header.items():
+        if entry["dtype"] not in _SAFETENSORS_DTYPES:
+            raise CheckpointError(
+                f"{path}: tensor {name!r:.200} has dtype {entry['dtype']}; supported dtypes are "
+                f"{', '.join(_SAFETENSORS_DTYPES)}"
+            )
+    return header
 
 
 # --- torch zip checkpoints ---------------------------------------------------------------------
@@ -393,28 +497,67 @@ def _unpickle_state_dict(path: pathlib.Path, data: bytes) -> dict[str, _TensorVi
     return state_dict
 
 
+# A view may hold more elements than its storage (a stride-0 `expand`, which torch.save keeps as
+# a view) only up to this size: tfst copies every view, and a 538-byte file could otherwise ask
+# for gigabytes. Real state dicts keep such views to small buffers (position ids).
+MAX_REPEATING_VIEW_BYTES = 1 << 20
+
+
+class _TorchZip(NamedTuple):
+    """A torch zip archive whose layout, data.pkl and views have been checked."""
+
+    prefix: str
+    byteorder: str
+    state_dict: dict[str, _TensorView]
+
+
 def _load_torch_zip(path: pathlib.Path) -> dict[str, np.ndarray]:
     """Tensors of a ``torch.save`` zip archive; each storage is read once, kept while views need it."""
+    with _open_torch_zip(path) as archive:
+        checked = _check_torch_zip(path, archive)
+        views_left = Counter(view.storage for view in checked.state_dict.values())
+        storages: dict[_StorageRef, np.ndarray] = {}
+        tensors = {}
+        for name, view in checked.state_dict.items():
+            if view.storage not in storages:
+                storages[view.storage] = _read_storage(path, archive, checked, view.storage)
+            tensors[name] = _materialize(path, name, view, storages[view.storage])
+            views_left[view.storage] -= 1
+            if not views_left[view.storage]:
+                del storages[view.storage]
+        return tensors
+
+
+def _read_torch_zip_header(path: pathlib.Path) -> dict[str, TensorHeader]:
+    with _open_torch_zip(path) as archive:
+        state_dict = _check_torch_zip(path, archive).state_dict
+        return {
+            name: TensorHeader(view.storage.dtype, view.size) for name, view in state_dict.items()
+        }
+
+
+@contextlib.contextmanager
+def _open_torch_zip(path: pathlib.Path) -> Iterator[zipfile.ZipFile]:
+    """The archive, with zip-level failures (a corrupt directory or entry) raised as
+    :class:`CheckpointError` naming the file; entries are read with :func:`_read_entry`."""
     _reject_non_zip(path)
     try:
         with zipfile.ZipFile(path) as archive:
-            prefix, byteorder = _check_archive_layout(path, archive)
-            state_dict = _unpickle_state_dict(path, archive.read(f"{prefix}/data.pkl"))
-            views_left = Counter(view.storage for view in state_dict.values())
-            storages: dict[_StorageRef, np.ndarray] = {}
-            tensors = {}
-            for name, view in state_dict.items():
-                if view.storage not in storages:
-                    storages[view.storage] = _read_storage(
-                        path, archive, f"{prefix}/data/{view.storage.key}", view.storage, byteorder
-                    )
-                tensors[name] = _materialize(path, name, view, storages[view.storage])
-                views_left[view.storage] -= 1
-                if not views_left[view.storage]:
-                    del storages[view.storage]
-            return tensors
+            yield archive
     except zipfile.BadZipFile as error:
         raise CheckpointError(f"{path}: corrupt zip archive: {error}") from error
+
+
+def _check_torch_zip(path: pathlib.Path, archive: zipfile.ZipFile) -> _TorchZip:
+    """Layout, data.pkl, storage entry sizes and every view, checked before any storage is read."""
+    prefix, byteorder = _check_archive_layout(path, archive)
+    state_dict = _unpickle_state_dict(path, _read_entry(path, archive, f"{prefix}/data.pkl"))
+    for storage in dict.fromkeys(view.storage for view in state_dict.values()):
+        _check_storage_entry(path, archive, f"{prefix}/data/{storage.key}", storage)
+    for name, view in state_dict.items():
+        _check_view(path, name, view)
+    _check_total_size(path, state_dict)
+    return _TorchZip(prefix, byteorder, state_dict)
 
 
 def _reject_non_zip(path: pathlib.Path) -> None:
@@ -441,36 +584,53 @@ def _check_archive_layout(path: pathlib.Path, archive: zipfile.ZipFile) -> tuple
     prefixes = {name.partition("/")[0] for name in names}
     if len(prefixes) != 1 or len(set(names)) != len(names):
         raise CheckpointError(
-            f"{path}: expected one top-level folder of unique entries, "
-            f"found folders {sorted(prefixes)[:5]} in {len(names)} entries"
+            f"{path}: expected one top-level folder of unique entries, found folders "
+            f"[{capped_listing(map(repr, sorted(prefixes)))}] in {len(names):,} entries"
         )
     packed = [
         info.filename for info in archive.infolist() if info.compress_type or info.flag_bits & 1
     ]
     if packed:
         raise CheckpointError(
-            f"{path}: entries {packed[:5]} are compressed or encrypted; torch.save stores every "
-            "entry as is"
+            f"{path}: entries [{capped_listing(map(repr, packed))}] are compressed or encrypted; "
+            "torch.save stores every entry as is"
+        )
+    file_size = path.stat().st_size
+    overstated = [
+        info.filename
+        for info in archive.infolist()
+        if info.header_offset + info.file_size > file_size
+    ]
+    if overstated:
+        raise CheckpointError(
+            f"{path}: corrupt zip archive: the zip directory gives entries "
+            f"[{capped_listing(map(repr, overstated))}] more bytes than the file's {file_size:,}"
         )
     prefix = prefixes.pop()
     if f"{prefix}/data.pkl" not in names:
         raise CheckpointError(f"{path}: {prefix}/data.pkl is missing")
     if f"{prefix}/byteorder" not in names:
         return prefix, "little"  # as torch.load assumes
-    byteorder = archive.read(f"{prefix}/byteorder").decode("ascii", "replace")
+    byteorder = _read_entry(path, archive, f"{prefix}/byteorder").decode("ascii", "replace")
     if byteorder not in ("little", "big"):
         raise CheckpointError(f"{path}: {prefix}/byteorder is {byteorder!r:.20}, not little or big")
     return prefix, byteorder
 
 
-def _read_storage(
-    path: pathlib.Path,
-    archive: zipfile.ZipFile,
-    entry: str,
-    storage: _StorageRef,
-    byteorder: str,
-) -> np.ndarray:
-    """One storage as a 1-D native-byte-order array, its size checked against data.pkl."""
+def _read_entry(path: pathlib.Path, archive: zipfile.ZipFile, entry: str) -> bytes:
+    """One archive entry's bytes; an entry the file does not hold in full names the entry."""
+    try:
+        return archive.read(entry)
+    except EOFError as error:
+        raise CheckpointError(
+            f"{path}: corrupt zip archive: entry {entry} ends past the end of the file ({error})"
+        ) from error
+
+
+def _check_storage_entry(
+    path: pathlib.Path, archive: zipfile.ZipFile, entry: str, storage: _StorageRef
+) -> None:
+    """The storage's entry exists and holds exactly the bytes data.pkl says it has."""
     try:
         size = archive.getinfo(entry).file_size
     except KeyError:
@@ -481,29 +641,79 @@ def _read_storage(
             f"{path}: storage {entry} holds {size} bytes; data.pkl says {storage.numel} "
             f"{storage.dtype} elements ({expected} bytes)"
         )
-    array = np.frombuffer(archive.read(entry), dtype=storage.dtype)
-    return array if byteorder == sys.byteorder else array.byteswap()
+
+
+def _check_view(path: pathlib.Path, name: str, view: _TensorView) -> None:
+    """A view stays inside its storage and repeats storage elements only up to a small size."""
+    if 0 in view.size:
+        return
+    last = view.offset + sum(
+        (size - 1) * stride for size, stride in zip(view.size, view.stride, strict=True)
+    )
+    if last >= view.storage.numel:
+        raise CheckpointError(
+            f"{path}: tensor {name!r:.200} (offset {view.offset}, size {view.size!s:.200}, "
+            f"stride {view.stride!s:.200}) reaches element {last} of storage {view.storage.key}, which has "
+            f"{view.storage.numel} elements"
+        )
+    elements = math.prod(view.size)
+    materialized = elements * _output_dtype(view.storage.dtype).itemsize
+    if elements > view.storage.numel and materialized > MAX_REPEATING_VIEW_BYTES:
+        raise CheckpointError(
+            f"{path}: tensor {name!r:.200} of size {view.size!s:.200} (stride "
+            f"{view.stride!s:.200}) has "
+            f"{elements:,} elements but its storage {view.storage.key} only {view.storage.numel:,}:"
+            f" it repeats storage elements, and copying it would take {_gibibytes(materialized)};"
+            f" views that repeat elements are read only up to {MAX_REPEATING_VIEW_BYTES:,} bytes "
+            "(save the tensor with .contiguous() if it is real)"
+        )
+
+
+def _check_total_size(path: pathlib.Path, state_dict: dict[str, _TensorView]) -> None:
+    """Refuses, before any is copied, tensors that together need more memory than the machine
+    has (many views may share one storage, and each is copied)."""
+    total = sum(
+        math.prod(view.size) * _output_dtype(view.storage.dtype).itemsize
+        for view in state_dict.values()
+    )
+    memory = physical_memory_bytes()
+    if memory is not None and total > memory:
+        raise CheckpointError(
+            f"{path}: its {len(state_dict):,} tensors would take {_gibibytes(total)}, more than "
+            f"this machine's {_gibibytes(memory)} of memory"
+        )
+
+
+def physical_memory_bytes() -> int | None:
+    """The machine's physical memory, or None where the OS does not say (Windows)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def _gibibytes(size: int) -> str:
+    return f"{size / 2**30:,.1f} GiB"
+
+
+def _read_storage(
+    path: pathlib.Path, archive: zipfile.ZipFile, checked: _TorchZip, storage: _StorageRef
+) -> np.ndarray:
+    """One storage as a 1-D native-byte-order array (its size was checked against data.pkl)."""
+    data = _read_entry(path, archive, f"{checked.prefix}/data/{storage.key}")
+    array = np.frombuffer(data, dtype=storage.dtype)
+    return array if checked.byteorder == sys.byteorder else array.byteswap()
 
 
 def _materialize(
     path: pathlib.Path, name: str, view: _TensorView, storage: np.ndarray
 ) -> np.ndarray:
-    """A copy of one strided view, after checking it stays inside its storage."""
-    empty = 0 in view.size
-    last = view.offset + sum(
-        (size - 1) * stride for size, stride in zip(view.size, view.stride, strict=True)
-    )
-    if not empty and last >= storage.size:
-        raise CheckpointError(
-            f"{path}: tensor {name!r} (offset {view.offset}, size {view.size}, stride "
-            f"{view.stride}) reaches element {last} of storage {view.storage.key}, which has "
-            f"{storage.size} elements"
-        )
+    """A C-contiguous copy of one view (already checked by :func:`_check_view`)."""
     output_dtype = _output_dtype(storage.dtype)
+    if 0 in view.size:
+        return np.empty(view.size, dtype=output_dtype)
     itemsize = storage.dtype.itemsize
     try:
-        if empty:
-            return np.empty(view.size, dtype=output_dtype)
         strided = np.ndarray(
             view.size,
             dtype=storage.dtype,
@@ -512,5 +722,7 @@ def _materialize(
             strides=tuple(stride * itemsize for stride in view.stride),
         )
         return strided.astype(output_dtype, order="C")
-    except (ValueError, MemoryError) as error:  # stride-0 views can claim absurd sizes
-        raise CheckpointError(f"{path}: tensor {name!r} of size {view.size}: {error}") from error
+    except (ValueError, MemoryError) as error:
+        raise CheckpointError(
+            f"{path}: tensor {name!r:.200} of size {view.size!s:.200}: {error}"
+        ) from error

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import io
 import json
 import os
 import sys
 import tempfile
 from pathlib import Path
+
+from tfst.text_checks import read_utf8_file, utf8_problem
 
 VERIFY_SENTENCES = [
     "A man is eating food.",
@@ -49,20 +52,35 @@ def _read_texts(path: Path, text_field: str) -> list[str]:
         raise CommandError(f"input file {path} not found")
     if path.suffix == ".jsonl":
         texts = []
-        with open(path, encoding="utf-8") as file:
+        with _open_utf8(path) as file:
             for line_number, line in enumerate(file, start=1):
                 if not line.strip():
                     continue
                 try:
                     record = json.loads(line)
-                except json.JSONDecodeError as error:
-                    raise CommandError(f"{path}:{line_number}: not valid JSON ({error})") from None
+                except (json.JSONDecodeError, RecursionError) as error:
+                    reason = error if isinstance(error, ValueError) else "nested too deeply"
+                    raise CommandError(f"{path}:{line_number}: not valid JSON ({reason})") from None
                 if not isinstance(record, dict) or not isinstance(record.get(text_field), str):
                     raise CommandError(f"{path}:{line_number}: no string field {text_field!r}")
+                problem = utf8_problem(record[text_field])
+                if problem:
+                    raise CommandError(f"{path}:{line_number}: {text_field!r} holds {problem}")
                 texts.append(record[text_field])
         return texts
-    with open(path, encoding="utf-8") as file:
+    with _open_utf8(path) as file:
         return [line.rstrip("\n").rstrip("\r") for line in file]
+
+
+def _open_utf8(path: Path) -> io.StringIO:
+    """The file's text, split into lines as ``open(path, encoding="utf-8")`` splits them; invalid
+    UTF-8 is refused naming the file and byte offset."""
+    return io.StringIO(read_utf8_file(path), newline=None)
+
+
+def _npy_path(output: str) -> str:
+    """The file ``np.save(output, ...)`` writes: it appends ``.npy`` to any other name."""
+    return output if output.endswith(".npy") else f"{output}.npy"
 
 
 def command_export(args) -> int:
@@ -83,10 +101,9 @@ def command_encode(args) -> int:
         show_progress_bar=not args.quiet,
         normalize_embeddings=args.normalize,
     )
-    np.save(args.output, embeddings)
-    print(
-        f"wrote {embeddings.shape[0]} x {embeddings.shape[1]} float32 embeddings to {args.output}"
-    )
+    output = _npy_path(args.output)
+    np.save(output, embeddings)
+    print(f"wrote {embeddings.shape[0]} x {embeddings.shape[1]} float32 embeddings to {output}")
     return 0
 
 
@@ -165,6 +182,7 @@ def command_embed_corpus(args) -> int:
             id_field=args.id_field,
             text_field=args.text_field,
             max_batch_size=args.batch_size,
+            max_line_bytes=args.max_line_bytes,
             options=options,
         )
     if summary.texts is None:
@@ -206,7 +224,9 @@ def build_parser() -> argparse.ArgumentParser:
         command_export,
     )
     export.add_argument("outdir", metavar="OUTDIR", help="folder to write (must be empty)")
-    export.add_argument("--overwrite", action="store_true", help="replace a non-empty OUTDIR")
+    export.add_argument(
+        "--overwrite", action="store_true", help="replace an earlier export in OUTDIR"
+    )
     export.add_argument(
         "--tokenizer-ops",
         choices=("tensorflow_text", "core"),
@@ -251,6 +271,13 @@ def build_parser() -> argparse.ArgumentParser:
     embed_corpus.add_argument("--text-field", default="text", help="JSONL field with the text")
     embed_corpus.add_argument(
         "--batch-size", type=int, default=32, help="most sentences per model call"
+    )
+    embed_corpus.add_argument(
+        "--max-line-bytes",
+        type=int,
+        default=1 << 20,
+        help="longest input line read, in bytes (default 1 MiB); a longer line goes to the "
+        "bad lines with its first 1000 bytes",
     )
     return parser
 

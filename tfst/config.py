@@ -10,20 +10,19 @@ key, never coerced. ``modules.json`` (:func:`read_modules_json`) and
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tfst.errors import ConfigError
+from tfst.folder_paths import path_inside
+from tfst.text_checks import utf8_problem
+
 REQUIRED = object()
 
 
-class ConfigError(ValueError):
-    """A configuration file is missing a value, holds an unsupported one, or is not valid JSON."""
-
-
 def _load_json(path: Path, expected: type) -> Any:
-    if not path.is_file():
+    if not path_inside(path.parent, path.name).is_file():
         raise FileNotFoundError(f"{path} not found")
     try:
         with open(path, encoding="utf-8") as file:
@@ -161,27 +160,11 @@ def read_model_settings(folder: Path) -> ModelSettings:
     ):
         raise ConfigError(f"{path}: prompts must map prompt names to texts, got {prompts!r:.200}")
     for name, text in prompts.items():
-        if text is not None and not _has_utf8(text):
-            raise ConfigError(f"{path}: prompt {name!r} is not valid Unicode text")
+        if text is not None and (problem := utf8_problem(text)):
+            raise ConfigError(f"{path}: prompt {name!r:.100} holds {problem}, not text")
     names = {
         key: setting(raw, Setting(key, str, None, nullable=True), path)
         for key in ("default_prompt_name", "similarity_fn_name")
     }
     truncate_dim = setting(raw, Setting("truncate_dim", int, None, minimum=1, nullable=True), path)
     return ModelSettings(dict(prompts), truncate_dim=truncate_dim, **names)
-
-
-def _has_utf8(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-def only_known_types(type_name: str, known: Sequence[str], where: str) -> None:
-    """Refuse a type name outside ``known``, listing them."""
-    if type_name not in known:
-        raise ConfigError(
-            f"{where}: {type_name!r} is not supported; supported are {', '.join(known)}"
-        )

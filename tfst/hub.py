@@ -19,7 +19,9 @@ from huggingface_hub.errors import (
     RevisionNotFoundError,
 )
 
-from tfst.config import read_json, read_modules_json
+from tfst.checkpoint import read_sharded_index
+from tfst.config import read_modules_json
+from tfst.folder_paths import path_inside
 from tfst.modules import module_class
 
 _CONFIG_FILES = [
@@ -109,11 +111,12 @@ def _folders_with_weights(snapshot: Path) -> list[str]:
     modules_file = snapshot / "modules.json"
     if not modules_file.is_file():
         return [""]
-    return [
-        entry.path
-        for entry in read_modules_json(modules_file)
-        if module_class(entry.type, str(modules_file)).has_weights
-    ]
+    folders = []
+    for entry in read_modules_json(modules_file):
+        path_inside(snapshot, entry.path, named_by=f"{modules_file}, module {entry.name!r:.100}")
+        if module_class(entry.type, str(modules_file)).has_weights:
+            folders.append(entry.path)
+    return folders
 
 
 def _download_weights(repo_id: str, subfolder: str, download_options: dict) -> None:
@@ -126,7 +129,7 @@ def _download_weights(repo_id: str, subfolder: str, download_options: dict) -> N
         except EntryNotFoundError:
             continue
         if filename.endswith(".index.json"):
-            for shard in sorted(set(read_json(Path(path)).get("weight_map", {}).values())):
+            for shard in sorted(set(read_sharded_index(path).values())):
                 hf_hub_download(repo_id, shard, subfolder=subfolder or None, **download_options)
         return
     location = f"{repo_id}/{subfolder}" if subfolder else repo_id

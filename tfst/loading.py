@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 
 from tfst.config import ConfigError, read_model_settings, read_modules_json
+from tfst.folder_paths import path_inside
 from tfst.hub import resolve_model_folder
 from tfst.models.transformer_block import check_precision
 from tfst.modules import LoadOptions, Module, Pooling, Transformer, module_class
@@ -36,7 +37,7 @@ def read_modules(folder: Path, options: LoadOptions) -> list[Module]:
                 f"{where}: a {cls.__name__} module can only come "
                 + ("first" if cls.is_input else "after the module that takes text")
             )
-        module_folder = folder / entry.path
+        module_folder = path_inside(folder, entry.path, named_by=where)
         if cls.has_folder and not module_folder.is_dir():
             raise FileNotFoundError(f"{module_folder} not found ({where})")
         modules.append(cls.from_folder(module_folder, options))

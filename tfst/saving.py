@@ -16,12 +16,15 @@ from pathlib import Path
 
 from tfst import __version__
 from tfst.files import write_json
+from tfst.folder_paths import real_folder
 
 
 def save_pretrained(model, path: str | os.PathLike) -> Path:
     """Write ``model`` (a ``tfst.SentenceTransformer``) as a sentence-transformers folder.
 
-    Like sentence-transformers, files already in ``path`` with the same names are replaced.
+    Like sentence-transformers, files already in ``path`` with the same names are replaced; a
+    symbolic or hard link there is replaced by the new file, never written through, and a
+    symbolic link where a module folder goes is replaced by a folder.
 
     Example:
         >>> model.save_pretrained("my-finetuned-model")
@@ -32,8 +35,7 @@ def save_pretrained(model, path: str | os.PathLike) -> Path:
     entries = []
     for index, module in enumerate(model.pipeline_modules):
         module_path = f"{index}_{module.folder_name}" if module.folder_name else ""
-        module_folder = folder / module_path
-        module_folder.mkdir(parents=True, exist_ok=True)
+        module_folder = real_folder(folder / module_path) if module_path else folder
         module.save(module_folder)
         entries.append(
             {"idx": index, "name": str(index), "path": module_path, "type": module.saved_type}

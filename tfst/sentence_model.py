@@ -18,6 +18,7 @@ import numpy as np
 import tensorflow as tf
 from tqdm.auto import tqdm
 
+from tfst.messages import capped_listing
 from tfst.models.transformer_block import check_precision
 from tfst.modules import Module, Pooling
 from tfst.modules.normalize import l2_normalize
@@ -27,6 +28,8 @@ from tfst.similarity import (
     pairwise_similarity_function,
     similarity_function,
 )
+from tfst.text_checks import utf8_problem
+from tfst.token_ids import checked_token_id_features
 
 logger = logging.getLogger(__name__)
 
@@ -79,11 +82,13 @@ class SentenceTransformer(keras.Model):
             if not layer.trainable:
                 keras.layers.Layer.trainable.fset(layer, False)
         prompts = {name: "" for name in _STANDARD_PROMPT_NAMES} | dict(prompts or {})
+        for name, text in prompts.items():
+            _check_prompt(text, f"prompt {name!r:.100}", optional=True)
         self.prompts = {name: text or "" for name, text in prompts.items()}
         if default_prompt_name is not None and default_prompt_name not in self.prompts:
             raise ValueError(
-                f"default_prompt_name {default_prompt_name!r} is not one of the prompts "
-                f"{list(self.prompts)}"
+                f"default_prompt_name {default_prompt_name!r:.100} is not one of the prompts "
+                f"[{capped_listing(map(repr, self.prompts))}]"
             )
         self.default_prompt_name = default_prompt_name
         self.similarity_fn_name = similarity_fn_name
@@ -146,8 +151,17 @@ class SentenceTransformer(keras.Model):
         (``token_embeddings``, ``sentence_embedding``, ...).
 
         ``prompt_length`` (scalar int) is how many leading tokens a prompt took; pooling leaves
-        them out when its ``include_prompt`` is False.
+        them out when its ``include_prompt`` is False. Ids and masks are checked first (see
+        ``tfst.token_ids``: a bad value raises ``tf.errors.InvalidArgumentError``).
         """
+        encoder = getattr(self.pipeline_modules[0], "encoder", None)
+        if encoder is not None:
+            features = checked_token_id_features(features, encoder)
+        return self.run_modules(features, prompt_length)
+
+    def run_modules(self, features: dict, prompt_length=None) -> dict:
+        """``forward_features`` without the checks, for ids tfst's own tokenizer made (or
+        that were checked already)."""
         if prompt_length is not None:
             features = {**features, "prompt_length": prompt_length}
         for module in self.pipeline_modules:
@@ -157,7 +171,7 @@ class SentenceTransformer(keras.Model):
 
     def call(self, sentences):
         features = self.pipeline_modules[0].tokenize(sentences)
-        return self.forward_features(features)["sentence_embedding"]
+        return self.run_modules(features)["sentence_embedding"]
 
     def prompt_length(self, prompt) -> tf.Tensor:
         """Tokens a prompt takes at the start of a text, 0 for no prompt.
@@ -179,7 +193,7 @@ class SentenceTransformer(keras.Model):
         def embed_strings(sentences, prompt):
             features = self.pipeline_modules[0].tokenize(prompt + sentences)
             prompt_length = self.prompt_length(prompt)
-            outputs = self.forward_features(features, prompt_length=prompt_length)
+            outputs = self.run_modules(features, prompt_length=prompt_length)
             return {**outputs, "prompt_length": prompt_length}
 
         return tf.function(
@@ -410,13 +424,15 @@ class SentenceTransformer(keras.Model):
 
     def _resolve_prompt(self, prompt: str | None, prompt_name: str | None) -> str | None:
         if prompt is not None:
+            _check_prompt(prompt, "prompt")
             if prompt_name is not None:
                 logger.warning("both prompt and prompt_name given; using prompt")
             return prompt
         if prompt_name is not None:
             if prompt_name not in self.prompts:
                 raise ValueError(
-                    f"prompt_name {prompt_name!r} is not one of the prompts {list(self.prompts)}"
+                    f"prompt_name {prompt_name!r:.100} is not one of the prompts "
+                    f"[{capped_listing(map(repr, self.prompts))}]"
                 )
             return self.prompts[prompt_name]
         if self.default_prompt_name is not None:
@@ -470,6 +486,17 @@ class SentenceTransformer(keras.Model):
         config = dict(config)
         modules = [keras.saving.deserialize_keras_object(m) for m in config.pop("modules")]
         return cls(modules, **config)
+
+
+def _check_prompt(text: object, what: str, optional: bool = False) -> None:
+    """A prompt must be a str with a UTF-8 form (None too, if ``optional``); TensorFlow would
+    otherwise fail on it with a conversion error that names nothing."""
+    if optional and text is None:
+        return
+    if not isinstance(text, str):
+        raise TypeError(f"{what} must be a str, got {type(text).__name__}: {text!r:.80}")
+    if problem := utf8_problem(text):
+        raise ValueError(f"{what} has no UTF-8 form: it holds {problem}")
 
 
 def _as_string_list(sentences) -> list[str]:

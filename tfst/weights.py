@@ -13,14 +13,13 @@ the same table backwards.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-# Longest list an error message spells out; the rest is counted.
-LISTED_NAMES = 10
+from tfst.messages import capped_listing
 
 
 class WeightMismatchError(ValueError):
@@ -56,14 +55,6 @@ def resolve(layer, path: str):
     for part in path.split("."):
         value = value[int(part)] if part.isdigit() else getattr(value, part)
     return value
-
-
-def listing(names: Iterable[str]) -> str:
-    """Names for an error message, at most ``LISTED_NAMES`` of them, the rest counted."""
-    names = sorted(names)
-    shown = ", ".join(names[:LISTED_NAMES])
-    hidden = len(names) - LISTED_NAMES
-    return f"{shown} and {hidden} more" if hidden > 0 else shown
 
 
 def _canonical_name(name: str) -> str:
@@ -116,18 +107,17 @@ class WeightTable:
         problems = []
         missing = set(self.targets) - set(found)
         if missing:
-            problems.append(f"missing tensors: {listing(missing)}")
+            problems.append(f"missing tensors: {capped_listing(sorted(missing))}")
         if unexpected:
-            problems.append(f"unexpected tensors: {listing(unexpected)}")
+            problems.append(f"unexpected tensors: {capped_listing(sorted(unexpected))}")
         wrong = [
             f"tensor {original} has shape {tuple(shapes[original])}, expected "
             f"{self.targets[name].checkpoint_shape}"
             for name, original in found.items()
             if tuple(shapes[original]) != self.targets[name].checkpoint_shape
         ]
-        problems.extend(wrong[:LISTED_NAMES])
-        if len(wrong) > LISTED_NAMES:
-            problems.append(f"and {len(wrong) - LISTED_NAMES} more tensors of the wrong shape")
+        if wrong:
+            problems.append(capped_listing(wrong, separator="; "))
         if problems:
             raise WeightMismatchError(f"{source}: " + "; ".join(problems))
         return found

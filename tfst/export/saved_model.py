@@ -17,12 +17,13 @@ SavedModel signatures:
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 import tensorflow as tf
 
+from tfst.export.folders import export_folder
 from tfst.text.models.wordpiece import WORDPIECE_OPS
+from tfst.token_ids import checked_token_id_features
 
 
 class ServingModule(tf.Module):
@@ -50,12 +51,17 @@ class ServingModule(tf.Module):
         return {"sentence_embedding": self._model(sentences)}
 
     def embed_token_ids(self, input_ids, attention_mask):
+        # Checked before the cast, so that an int64 id past the int32 range cannot wrap around.
+        checked = checked_token_id_features(
+            {"input_ids": input_ids, "attention_mask": attention_mask}, self._model.encoder
+        )
         features = {
-            "input_ids": tf.cast(input_ids, tf.int32),
-            "attention_mask": tf.cast(attention_mask, tf.int32),
+            "input_ids": tf.cast(checked["input_ids"], tf.int32),
+            "attention_mask": tf.cast(checked["attention_mask"], tf.int32),
             "token_type_ids": tf.zeros_like(input_ids, tf.int32),
         }
-        return {"sentence_embedding": self._model.forward_features(features)["sentence_embedding"]}
+        embeddings = self._model.run_modules(features)["sentence_embedding"]
+        return {"sentence_embedding": embeddings}
 
 
 def _token_id_signature(module: ServingModule, dtype: tf.DType):
@@ -67,23 +73,6 @@ def _token_id_signature(module: ServingModule, dtype: tf.DType):
         ],
     )
     return function.get_concrete_function()
-
-
-def prepare_export_folder(path: str | os.PathLike, overwrite: bool) -> Path:
-    """Refuse to clobber a non-empty folder unless asked; never follow a symlink out of ``path``."""
-    path = Path(path)
-    if path.is_symlink():
-        raise FileExistsError(f"{path} is a symbolic link; export into a real folder")
-    if path.exists() and not path.is_dir():
-        raise FileExistsError(f"{path} exists and is not a folder")
-    if path.is_dir() and any(path.iterdir()):
-        if not overwrite:
-            raise FileExistsError(
-                f"{path} is not empty; pass overwrite=True to replace its contents"
-            )
-        shutil.rmtree(path)
-    path.mkdir(parents=True, exist_ok=True)
-    return path
 
 
 def with_tokenizer_ops(model, tokenizer_ops: str | None):
@@ -109,12 +98,12 @@ def export_saved_model(
     ``tokenizer_ops`` (``"core"`` or ``"tensorflow_text"``, same ids) overrides the model's
     tokenizer ops for the export; ``None`` keeps them.
     """
-    path = prepare_export_folder(path, overwrite)
-    module = ServingModule(with_tokenizer_ops(model, tokenizer_ops))
-    signatures = {
-        "serving_default": module.embed_sentences.get_concrete_function(),
-        "from_token_ids": _token_id_signature(module, tf.int64),
-        "from_token_ids_int32": _token_id_signature(module, tf.int32),
-    }
-    tf.saved_model.save(module, str(path), signatures=signatures)
-    return path
+    with export_folder(path, overwrite) as staging:
+        module = ServingModule(with_tokenizer_ops(model, tokenizer_ops))
+        signatures = {
+            "serving_default": module.embed_sentences.get_concrete_function(),
+            "from_token_ids": _token_id_signature(module, tf.int64),
+            "from_token_ids_int32": _token_id_signature(module, tf.int32),
+        }
+        tf.saved_model.save(module, str(staging), signatures=signatures)
+    return Path(path)

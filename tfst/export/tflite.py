@@ -17,11 +17,9 @@ import flatbuffers
 import tensorflow as tf
 from tensorflow.lite.python import schema_py_generated as tflite_schema
 
-from tfst.export.saved_model import ServingModule, prepare_export_folder, with_tokenizer_ops
+from tfst.export.folders import TFLITE_MODEL_FILE, TFLITE_TOKENIZER_FOLDER, export_folder
+from tfst.export.saved_model import ServingModule, with_tokenizer_ops
 from tfst.text.tokenizer import Tokenizer
-
-TFLITE_MODEL_FILE = "model.tflite"
-TFLITE_TOKENIZER_FOLDER = "tokenizer"
 
 
 class _TokenizerModule(tf.Module):
@@ -45,16 +43,16 @@ def export_tflite(model, path: str | os.PathLike, *, overwrite: bool = False) ->
     because the encoder's ``[:, None, None, :]`` mask slices have no builtin form for two
     dynamic dimensions. ``tokenizer/``'s ``serving_default`` turns strings into the ids.
     """
-    path = prepare_export_folder(path, overwrite)
-    core_model = with_tokenizer_ops(model, "core")
-    tokenizer = _TokenizerModule(core_model.tokenizer)
-    tf.saved_model.save(
-        tokenizer,
-        str(path / TFLITE_TOKENIZER_FOLDER),
-        signatures=tokenizer.tokenize.get_concrete_function(),
-    )
-    (path / TFLITE_MODEL_FILE).write_bytes(_token_ids_to_tflite(core_model))
-    return path
+    with export_folder(path, overwrite) as staging:
+        core_model = with_tokenizer_ops(model, "core")
+        tokenizer = _TokenizerModule(core_model.tokenizer)
+        tf.saved_model.save(
+            tokenizer,
+            str(staging / TFLITE_TOKENIZER_FOLDER),
+            signatures=tokenizer.tokenize.get_concrete_function(),
+        )
+        (staging / TFLITE_MODEL_FILE).write_bytes(_token_ids_to_tflite(core_model))
+    return Path(path)
 
 
 def _token_ids_to_tflite(model) -> bytes:

@@ -7,7 +7,7 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
-from tfst.checkpoint import find_weights_file, load_checkpoint_tensors
+from tfst.checkpoint import find_weights_file, load_checkpoint_tensors, read_checkpoint_header
 from tfst.config import ConfigError, Setting, read_json, read_settings
 from tfst.files import write_json, write_safetensors
 from tfst.modules.base import PACKAGE, Module
@@ -93,6 +93,8 @@ class Dense(Module):
         dense = cls(**read_settings(raw, _SETTINGS, path), activation=activation, name="dense")
         weights = find_weights_file(folder)
         table = dense.weight_table()
+        header = read_checkpoint_header(weights)  # shapes checked before any data is read
+        table.match({name: tensor.shape for name, tensor in header.items()}, weights)
         dense.build()
         table.assign(dense, load_checkpoint_tensors(weights), source=weights)
         return dense

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import keras
 
-from tfst.checkpoint import find_weights_file, load_checkpoint_tensors
+from tfst.checkpoint import find_weights_file, load_checkpoint_tensors, read_checkpoint_header
 from tfst.config import ConfigError, Setting, read_json, read_optional_json, setting
 from tfst.files import write_json, write_safetensors, write_text
 from tfst.models.registry import family_for, family_of
@@ -85,8 +85,15 @@ class Transformer(Module):
                 f"the encoder of {config_path} has"
             )
         tokenizer = Tokenizer(
-            **tokenizer_settings.layer_arguments(), max_length=max_seq_length, name="tokenizer"
+            **tokenizer_settings.layer_arguments(), max_length=positions, name="tokenizer"
         )
+        try:
+            tokenizer.max_length = max_seq_length
+        except ValueError as error:  # no room for a token beside the special tokens
+            source = (
+                module_path if module_config.get("max_seq_length") else tokenizer_settings.source
+            )
+            raise ConfigError(f"{source}: {error}") from None
         if tokenizer.vocabulary_size() > encoder.vocab_size:
             raise ConfigError(
                 f"{tokenizer_settings.source} has ids up to {tokenizer.vocabulary_size() - 1}, but "
@@ -96,10 +103,11 @@ class Transformer(Module):
 
         weights = find_weights_file(folder)
         table = encoder.weight_table()
-        tensors = load_checkpoint_tensors(weights)
-        table.match({name: tensor.shape for name, tensor in tensors.items()}, weights)
+        # Names and shapes are checked from the header, before any tensor data is read.
+        header = read_checkpoint_header(weights)
+        table.match({name: tensor.shape for name, tensor in header.items()}, weights)
         encoder.build()
-        table.assign(encoder, tensors, source=weights)
+        table.assign(encoder, load_checkpoint_tensors(weights), source=weights)
         return cls(tokenizer, encoder, name="transformer")
 
     def save(self, folder: Path) -> None:

@@ -13,10 +13,12 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from tfst.errors import ConfigError
+
 _MISSING = object()
 
 
-class TokenizerSpecError(ValueError):
+class TokenizerSpecError(ConfigError):
     """A tokenizer file names a component or option tfst does not support, or is malformed."""
 
 

@@ -95,13 +95,13 @@ class Tokenizer(keras.layers.Layer):
         # Accept Python lists of strings in `__call__`; Keras would try to make them floats.
         self._convert_input_args = False
         self._allow_non_tensor_positional_args = True
-        if not isinstance(tokenizer_json, dict):
-            raise TokenizerSpecError(f"{source}: expected a JSON object")
         for name, value in (("truncation_side", truncation_side), ("padding_side", padding_side)):
             if value not in SIDES:
                 raise ValueError(f"{name} must be one of {SIDES}, got {value!r}")
         if ops not in WORDPIECE_OPS:
             raise ValueError(f"ops must be one of {WORDPIECE_OPS}, got {ops!r}")
+        if not isinstance(tokenizer_json, dict):
+            raise TokenizerSpecError(f"{source}: expected a JSON object")
         # Read-only mappings: Keras and TensorFlow would track (and walk) a plain dict.
         self.tokenizer_json = MappingProxyType(tokenizer_json)
         self.pad_token_id = int(pad_token_id)
@@ -141,7 +141,9 @@ class Tokenizer(keras.layers.Layer):
         token_ids.update({token.content: token.id for token in self.added_tokens})
         self._token_ids = MappingProxyType(token_ids)
         self._max_length = tf.Variable(1, dtype=tf.int32, trainable=False, name="max_length")
-        self.max_length = max_length
+        # Not ``self.max_length = ...``: Keras' attribute tracking skips property setters while
+        # the layer is being constructed, and with it the check.
+        self._set_max_length(max_length)
         # Eager calls run one traced graph: op-by-op dispatch of hundreds of small ops is slow.
         # Held in lambdas because a tf.function attribute would be exported with the layer.
         single = tf.function(self._tokenize, input_signature=[tf.TensorSpec([None], tf.string)])
@@ -179,6 +181,9 @@ class Tokenizer(keras.layers.Layer):
 
     @max_length.setter
     def max_length(self, value: int) -> None:
+        self._set_max_length(value)
+
+    def _set_max_length(self, value: int) -> None:
         value = int(value)
         needed = self.special_token_count(pair=False)
         if value < max(needed, 1):

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from tfst.folder_paths import path_inside
 from tfst.text.added_tokens import AddedToken
 from tfst.text.models.wordpiece import vocabulary_from_json
 from tfst.text.spec import TokenizerSpecError, serde_json_float
@@ -94,8 +95,13 @@ class TokenizerFiles:
     config: dict[str, Any]  # tokenizer_config.json merged over special_tokens_map.json
     tokenizer_json: dict[str, Any] | None
 
+    @property
+    def vocabulary_path(self) -> Path:
+        """The file the vocabulary comes from: ``tokenizer.json``, else legacy ``vocab.txt``."""
+        return self.path("tokenizer.json" if self.tokenizer_json is not None else "vocab.txt")
+
     def path(self, name: str) -> Path:
-        return self.folder / name
+        return path_inside(self.folder, name)
 
     def special_token(self, key: str, default: str | None) -> str | None:
         """The content of a named special token (string or AddedToken dict) or ``default``."""
@@ -166,6 +172,7 @@ def _read_files(folder: Path) -> TokenizerFiles:
 
 
 def _read_json_object(path: Path) -> dict[str, Any]:
+    path_inside(path.parent, path.name)
     try:
         with open(path, encoding="utf-8") as file:
             # Unigram scores must be the floats `tokenizers` reads (see serde_json_float).
@@ -270,7 +277,9 @@ def _settings(
     if isinstance(max_length, float) and max_length.is_integer():
         max_length = int(max_length)
     if isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 1:
-        raise TokenizerSpecError(f"{where}: model_max_length must be a positive integer")
+        raise TokenizerSpecError(
+            f"{where}: model_max_length must be a positive integer, got {max_length!r:.100}"
+        )
     sides = {}
     for key in ("truncation_side", "padding_side"):
         sides[key] = files.config.get(key, "right")
@@ -293,7 +302,7 @@ def _settings(
         special_tokens=special_tokens,
         return_token_type_ids="token_type_ids" in input_names,
         split_special_tokens=bool(files.flag("split_special_tokens", False)),
-        source=str(files.path("tokenizer.json")),
+        source=str(files.vocabulary_path),
         **sides,
     )
 
@@ -360,9 +369,7 @@ def _template(first: list[str], pair: list[str], ids: dict[str, int]) -> dict[st
 
 def _token_id(files: TokenizerFiles, vocab: dict[str, int], token: str) -> int:
     if token not in vocab:
-        raise TokenizerSpecError(
-            f"{files.folder}: special token {token!r} is not in the vocabulary"
-        )
+        raise TokenizerSpecError(f"{files.vocabulary_path}: special token {token!r} is not in it")
     return vocab[token]
 
 
@@ -374,7 +381,7 @@ def _bert_pipeline(files: TokenizerFiles, defaults: dict[str, str] | None = None
         files.special_token(key, defaults[key]) for key in ("unk_token", "cls_token", "sep_token")
     )
     lowercase = files.flag("do_lower_case", True)
-    ids = {token: _token_id(files, vocab, token) for token in (cls, sep)}
+    ids = {token: _token_id(files, vocab, token) for token in (unk, cls, sep)}
     return {
         "version": "1.0",
         "normalizer": {
