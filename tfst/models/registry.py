@@ -24,8 +24,12 @@ def family_for(model_type: object, path: Path | str) -> Family:
 
 
 def family_of(encoder) -> Family:
-    """The family an encoder layer belongs to."""
+    """The family an encoder layer belongs to: its class, and the constants of its family (RoBERTa
+    and XLM-R share one class, told apart by the ``model_type`` the layer was read as)."""
+    config = encoder.get_config()
     for family in FAMILIES.values():
-        if type(encoder) is family.encoder_class:
+        if type(encoder) is family.encoder_class and all(
+            config.get(name) == value for name, value in family.constants.items()
+        ):
             return family
     raise TypeError(f"{type(encoder).__name__} is not the encoder of a registered family")
