@@ -5,11 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 
 from tfst.config import ConfigError
-from tfst.models import bert, distilbert, mpnet
+from tfst.models import bert, distilbert, mpnet, roberta, xlm_roberta
 from tfst.models.family import Family
 
 FAMILIES: dict[str, Family] = {
-    family.model_type: family for family in (bert.FAMILY, distilbert.FAMILY, mpnet.FAMILY)
+    family.model_type: family
+    for family in (
+        bert.FAMILY,
+        distilbert.FAMILY,
+        mpnet.FAMILY,
+        roberta.FAMILY,
+        xlm_roberta.FAMILY,
+    )
 }
 
 
