@@ -17,6 +17,7 @@ entry of ``TOKENIZER_CLASSES``; a family that needs another class adds its build
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -24,7 +25,10 @@ from pathlib import Path
 from typing import Any
 
 from tfst.text.added_tokens import AddedToken
+from tfst.text.bpe_files import read_merges_file, read_vocab_file
+from tfst.text.models.bpe import parse_merge_line
 from tfst.text.models.wordpiece import vocabulary_from_json
+from tfst.text.sentencepiece_model import CONTROL, USER_DEFINED, read_sentencepiece_model
 from tfst.text.spec import TokenizerSpecError, serde_json_float
 
 # transformers' model_max_length when a tokenizer config gives none.
@@ -49,7 +53,11 @@ DEFAULT_INPUT_NAMES = ("input_ids", "attention_mask")
 @dataclass(frozen=True)
 class TokenizerClass:
     """What one transformers tokenizer class contributes: its pipeline from the files, the
-    special tokens its constructor defaults to, and the inputs it hands the model."""
+    special tokens its constructor defaults to, and the inputs it hands the model.
+
+    ``build``'s pipeline may hold ``added_tokens``: the extra special tokens the class's files
+    bring (AddedToken fields without ``id``), added as transformers adds them.
+    """
 
     build: Callable[[TokenizerFiles], dict[str, Any]]
     special_tokens: dict[str, str]
@@ -229,9 +237,19 @@ def _added_tokens(
     for key in SPECIAL_TOKEN_KEYS:
         content = files.special_token(key, tokenizer_class.special_tokens.get(key))
         if content is not None and content not in contents:
-            flags = {"normalized": False, **tokenizer_class.special_token_flags.get(key, {})}
+            flags = {
+                "normalized": False,
+                **tokenizer_class.special_token_flags.get(key, {}),
+                **_token_flags(files.config.get(key), where, key),
+            }
             declared.append(AddedToken(id=-1, content=content, special=True, **flags))
             contents.add(content)
+    # A class's pipeline holds, as its added_tokens, the extra special tokens its files bring.
+    class_tokens = [] if class_name in GENERIC_CLASSES else pipeline.get("added_tokens") or []
+    for token in _extra_special_tokens(files, class_tokens):
+        if token.content not in contents:
+            declared.append(token)
+            contents.add(token.content)
     vocabulary = {token: index for index, token in enumerate(_model_vocabulary(pipeline))}
     next_id = len(vocabulary)
     tokens = []
@@ -242,6 +260,49 @@ def _added_tokens(
         tokens.append(AddedToken(**{**token.__dict__, "id": token_id}))
     # `tokenizers` lists them by id (the order does not change which tokens match).
     return sorted(tokens, key=lambda token: token.id)
+
+
+def _token_flags(value: Any, where: Path, key: str) -> dict[str, bool]:
+    """The flags of a special token written as an AddedToken object (``{"content": "<mask>",
+    "lstrip": true, ...}``); none for a plain string."""
+    if not isinstance(value, dict):
+        return {}
+    flags = {}
+    for name in ("single_word", "lstrip", "rstrip", "normalized"):
+        flag = value.get(name, False)
+        if not isinstance(flag, bool):
+            raise TokenizerSpecError(f"{where}: {key}.{name} must be true or false")
+        flags[name] = flag
+    return flags
+
+
+def _extra_special_tokens(
+    files: TokenizerFiles, class_tokens: list[dict[str, Any]]
+) -> list[AddedToken]:
+    """transformers' extra special tokens: the config's ``extra_special_tokens`` (or the older
+    ``additional_special_tokens``) when it names them, otherwise those the class found in its
+    files (``class_tokens``, AddedToken objects: a SentencePiece model's control and
+    user-defined pieces), as ``PreTrainedTokenizerBase.from_pretrained`` picks them."""
+    config, where = files.config, files.path("tokenizer_config.json")
+    if config.get("extra_special_tokens"):
+        key = "extra_special_tokens"
+    elif "additional_special_tokens" in config:
+        key = "additional_special_tokens"
+    elif "extra_special_tokens" in config:
+        key = "extra_special_tokens"
+    else:
+        return [AddedToken(id=-1, **token) for token in class_tokens]
+    entries = config[key] or []
+    if not isinstance(entries, list):
+        raise TokenizerSpecError(f"{where}: {key} must be a list of tokens")
+    tokens = []
+    for index, entry in enumerate(entries):
+        content = entry.get("content") if isinstance(entry, dict) else entry
+        if not isinstance(content, str) or not content:
+            raise TokenizerSpecError(f"{where}: {key}[{index}] must be a token")
+        flags = {"normalized": False, **_token_flags(entry, where, f"{key}[{index}]")}
+        tokens.append(AddedToken(id=-1, content=content, special=True, **flags))
+    return tokens
 
 
 def _model_vocabulary(pipeline: dict) -> list[str]:
@@ -433,6 +494,247 @@ MPNET_SPECIAL_TOKENS = {
     "mask_token": "<mask>",
 }
 
+
+def _flag_value(files: TokenizerFiles, key: str, default: bool) -> bool:
+    """A boolean constructor option from the config that must not be null."""
+    value = files.flag(key, default)
+    if value is None:
+        raise TokenizerSpecError(
+            f"{files.path('tokenizer_config.json')}: {key} must be true or false"
+        )
+    return value
+
+
+def _unigram_vocab(files: TokenizerFiles) -> list[list]:
+    """The ``[piece, score]`` list of tokenizer.json's Unigram model, as transformers reads it.
+
+    transformers hands a class that rebuilds its pipeline the vocabulary Python's ``json``
+    parsed, scores correctly rounded, not the scores `tokenizers` would read from the file
+    (``serde_json_float``): tokenizer.json is read again here for them.
+    """
+    path = files.path("tokenizer.json")
+    try:
+        vocab = (json.loads(path.read_text(encoding="utf-8")).get("model") or {}).get("vocab")
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as error:
+        raise TokenizerSpecError(f"{path} is not valid JSON: {error}") from None
+    if not isinstance(vocab, list) or not all(
+        isinstance(entry, list)
+        and len(entry) == 2
+        and isinstance(entry[0], str)
+        and isinstance(entry[1], (int, float))
+        and not isinstance(entry[1], bool)
+        for entry in vocab
+    ):
+        raise TokenizerSpecError(
+            f"{path}: model.vocab must be a Unigram vocabulary, a list of [piece, score] "
+            "(XLMRobertaTokenizer builds a Unigram model from it)"
+        )
+    return [[piece, float(score)] for piece, score in vocab]
+
+
+def _precompiled_charsmap(files: TokenizerFiles) -> str | None:
+    """The ``precompiled_charsmap`` transformers takes from tokenizer.json: that of the first
+    ``Precompiled`` normalizer, alone or directly in a ``Sequence``; re-encoded, as `tokenizers`
+    writes the bytes it was given."""
+    normalizer = files.tokenizer_json.get("normalizer")
+    if not normalizer:
+        return None
+    if isinstance(normalizer, dict) and normalizer.get("type") == "Sequence":
+        candidates = normalizer.get("normalizers") or []
+    else:
+        candidates = normalizer if isinstance(normalizer, list) else [normalizer]
+    for candidate in candidates:
+        if (
+            isinstance(candidate, dict)
+            and candidate.get("type") == "Precompiled"
+            and "precompiled_charsmap" in candidate
+        ):
+            encoded = candidate["precompiled_charsmap"]
+            if not isinstance(encoded, str):
+                raise TokenizerSpecError(
+                    f"{files.path('tokenizer.json')}: the Precompiled normalizer's "
+                    "precompiled_charsmap must be a base64 string"
+                )
+            return base64.b64encode(base64.b64decode(encoded)).decode("ascii")
+    return None
+
+
+def _sentencepiece_vocab(
+    files: TokenizerFiles, special: dict[str, str]
+) -> tuple[list[list], str | None, list[dict[str, Any]]]:
+    """transformers 5's conversion of ``sentencepiece.bpe.model`` for XLM-R
+    (``SentencePieceExtractor.extract`` + ``XLMRobertaConverter.convert_from_spm``): fairseq's
+    ids (``<s> <pad> </s> <unk>``, the model's pieces from its fourth on, ``<mask>`` last), the
+    charsmap, and its control (special) and user-defined pieces as extra added tokens."""
+    path = files.path("sentencepiece.bpe.model")
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{files.path('tokenizer.json')} not found, nor {path} (XLMRobertaTokenizer reads one)"
+        )
+    model = read_sentencepiece_model(path)
+    vocab = [[special[key], 0.0] for key in ("bos_token", "pad_token", "eos_token", "unk_token")]
+    vocab += [[piece.piece, piece.score] for piece in model.pieces[3:]]
+    vocab.append([special["mask_token"], 0.0])
+    charsmap = model.precompiled_charsmap
+    extra_tokens = [
+        {"content": piece.piece, "normalized": False, "special": piece.type == CONTROL}
+        for piece in model.pieces
+        if piece.type in (CONTROL, USER_DEFINED)
+    ]
+    return vocab, base64.b64encode(charsmap).decode("ascii") if charsmap else None, extra_tokens
+
+
+def _xlm_roberta_pipeline(files: TokenizerFiles) -> dict[str, Any]:
+    """transformers 5's ``XLMRobertaTokenizer``: whatever tokenizer.json says, a Unigram model
+    over its vocabulary (``unk_id`` 3, no byte fallback), the Precompiled normalizer alone (no
+    Replace), WhitespaceSplit + Metaspace (``add_prefix_space``: prepend ``always`` or
+    ``never``), and ``<s> A </s>`` / ``<s> A </s></s> B </s>`` (all type 0). A folder with only
+    ``sentencepiece.bpe.model`` is converted as transformers converts it."""
+    special = {}
+    for key, default in ROBERTA_SPECIAL_TOKENS.items():
+        special[key] = files.special_token(key, default)
+        if special[key] is None:
+            raise TokenizerSpecError(
+                f"{files.path('tokenizer_config.json')}: XLMRobertaTokenizer needs a {key}"
+            )
+    if files.tokenizer_json is not None:
+        vocab, charsmap = _unigram_vocab(files), _precompiled_charsmap(files)
+        extra_tokens = []
+    else:
+        vocab, charsmap, extra_tokens = _sentencepiece_vocab(files, special)
+    prepend_scheme = "always" if files.flag("add_prefix_space", True) else "never"
+    metaspace = {
+        "type": "Metaspace",
+        "replacement": "▁",
+        "prepend_scheme": prepend_scheme,
+        "split": True,
+    }
+    ids = {piece: index for index, (piece, _) in enumerate(vocab)}
+    bos, eos = special["bos_token"], special["eos_token"]
+    pieces = {name: {"SpecialToken": {"id": name, "type_id": 0}} for name in (bos, eos)}
+    sequence = {name: {"Sequence": {"id": name, "type_id": 0}} for name in ("A", "B")}
+    return {
+        "version": "1.0",
+        "normalizer": (
+            None if charsmap is None else {"type": "Precompiled", "precompiled_charsmap": charsmap}
+        ),
+        "pre_tokenizer": {
+            "type": "Sequence",
+            "pretokenizers": [{"type": "WhitespaceSplit"}, metaspace],
+        },
+        "model": {"type": "Unigram", "unk_id": 3, "vocab": vocab, "byte_fallback": False},
+        "post_processor": {
+            "type": "TemplateProcessing",
+            "single": [pieces[bos], sequence["A"], pieces[eos]],
+            "pair": [
+                pieces[bos],
+                sequence["A"],
+                pieces[eos],
+                pieces[eos],
+                sequence["B"],
+                pieces[eos],
+            ],
+            "special_tokens": {
+                name: {"id": name, "ids": [_token_id(files, ids, name)], "tokens": [name]}
+                for name in (bos, eos)
+            },
+        },
+        "decoder": metaspace,
+        "added_tokens": extra_tokens,
+    }
+
+
+# The defaults of RobertaTokenizer and XLMRobertaTokenizer alike.
+ROBERTA_SPECIAL_TOKENS = {
+    "bos_token": "<s>",
+    "eos_token": "</s>",
+    "sep_token": "</s>",
+    "cls_token": "<s>",
+    "unk_token": "<unk>",
+    "pad_token": "<pad>",
+    "mask_token": "<mask>",
+}
+
+
+def _bpe_vocab_and_merges(files: TokenizerFiles) -> tuple[dict[str, int], list[list[str]]]:
+    """The vocabulary and merges transformers takes for a BPE class: tokenizer.json's model, or
+    the legacy ``vocab.json`` + ``merges.txt``."""
+    if files.tokenizer_json is not None:
+        model = files.tokenizer_json.get("model") or {}
+        vocab = model.get("vocab")
+        if not isinstance(vocab, dict):
+            raise TokenizerSpecError(
+                f"{files.path('tokenizer.json')}: model.vocab must be a token → id object "
+                "(RobertaTokenizer builds a BPE model from it)"
+            )
+        merges = []
+        for rank, merge in enumerate(model.get("merges") or []):
+            where = f"{files.path('tokenizer.json')}, model: merges[{rank}]"
+            if isinstance(merge, str):
+                merges.append(list(parse_merge_line(merge, where)))
+            elif isinstance(merge, list) and len(merge) == 2:
+                merges.append(list(merge))
+            else:
+                raise TokenizerSpecError(f"{where}: a merge must be 'a b' or [a, b]")
+        return vocab, merges
+    vocab_path, merges_path = files.path("vocab.json"), files.path("merges.txt")
+    for path in (vocab_path, merges_path):
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"{path} not found (and no tokenizer.json): RobertaTokenizer reads vocab.json "
+                "and merges.txt"
+            )
+    merges, _ = read_merges_file(merges_path)
+    return read_vocab_file(vocab_path), [list(merge) for merge in merges]
+
+
+def _roberta_pipeline(files: TokenizerFiles) -> dict[str, Any]:
+    """transformers 5's ``RobertaTokenizer``: no normalizer, ByteLevel (``add_prefix_space``)
+    and a BPE model with no unknown token, prefix or suffix over the vocabulary and merges, and
+    RobertaProcessing (``trim_offsets``, ``add_prefix_space``), whatever tokenizer.json says."""
+    vocab, merges = _bpe_vocab_and_merges(files)
+    add_prefix_space = _flag_value(files, "add_prefix_space", False)
+    trim_offsets = _flag_value(files, "trim_offsets", True)
+    cls, sep = (
+        files.special_token(key, ROBERTA_SPECIAL_TOKENS[key]) for key in ("cls_token", "sep_token")
+    )
+    return {
+        "version": "1.0",
+        "normalizer": None,
+        "pre_tokenizer": {
+            "type": "ByteLevel",
+            "add_prefix_space": add_prefix_space,
+            "trim_offsets": True,
+            "use_regex": True,
+        },
+        "model": {
+            "type": "BPE",
+            "dropout": None,
+            "unk_token": None,
+            "continuing_subword_prefix": "",
+            "end_of_word_suffix": "",
+            "fuse_unk": False,
+            "byte_fallback": False,
+            "ignore_merges": False,
+            "vocab": vocab,
+            "merges": merges,
+        },
+        "post_processor": {
+            "type": "RobertaProcessing",
+            "sep": [sep, _token_id(files, vocab, sep)],
+            "cls": [cls, _token_id(files, vocab, cls)],
+            "trim_offsets": trim_offsets,
+            "add_prefix_space": add_prefix_space,
+        },
+        "decoder": {
+            "type": "ByteLevel",
+            "add_prefix_space": True,
+            "trim_offsets": True,
+            "use_regex": True,
+        },
+    }
+
+
 # Class name (without "Fast") → what it builds.
 TOKENIZER_CLASSES: dict[str, TokenizerClass] = {
     "BertTokenizer": TokenizerClass(
@@ -442,6 +744,8 @@ TOKENIZER_CLASSES: dict[str, TokenizerClass] = {
     "MPNetTokenizer": TokenizerClass(
         _mpnet_pipeline, MPNET_SPECIAL_TOKENS, special_token_flags={"mask_token": {"lstrip": True}}
     ),
+    "RobertaTokenizer": TokenizerClass(_roberta_pipeline, ROBERTA_SPECIAL_TOKENS),
+    "XLMRobertaTokenizer": TokenizerClass(_xlm_roberta_pipeline, ROBERTA_SPECIAL_TOKENS),
 }
 
 
