@@ -133,8 +133,11 @@ def read_tokenizer_settings(folder: Path, default_class: str | None) -> Tokenize
     ``default_class`` is the tokenizer class transformers' ``AutoTokenizer`` picks for the
     model's ``model_type`` when the tokenizer config names none.
     """
-    files = _read_files(folder)
-    class_name = _class_name(files, default_class)
+    config = _read_config(folder)
+    class_name = _class_name(folder, config, default_class)
+    # A generic class runs tokenizer.json in `tokenizers`, which reads numbers its own way; a
+    # class that rebuilds its pipeline gets the numbers Python's json reads (Unigram scores).
+    files = _read_files(folder, config, tokenizers_numbers=class_name in GENERIC_CLASSES)
     if class_name in GENERIC_CLASSES:
         if files.tokenizer_json is None:
             raise FileNotFoundError(
@@ -157,7 +160,7 @@ def read_tokenizer_settings(folder: Path, default_class: str | None) -> Tokenize
     return _settings(files, pipeline, tokenizer_class)
 
 
-def _read_files(folder: Path) -> TokenizerFiles:
+def _read_config(folder: Path) -> dict[str, Any]:
     config: dict[str, Any] = {}
     special_map = folder / "special_tokens_map.json"
     if special_map.is_file():
@@ -165,19 +168,28 @@ def _read_files(folder: Path) -> TokenizerFiles:
     tokenizer_config = folder / "tokenizer_config.json"
     if tokenizer_config.is_file():
         config.update(_read_json_object(tokenizer_config))
+    return config
+
+
+def _read_files(folder: Path, config: dict[str, Any], tokenizers_numbers: bool) -> TokenizerFiles:
     tokenizer_json = folder / "tokenizer.json"
     return TokenizerFiles(
         folder=folder,
         config=config,
-        tokenizer_json=_read_json_object(tokenizer_json) if tokenizer_json.is_file() else None,
+        tokenizer_json=(
+            _read_json_object(tokenizer_json, tokenizers_numbers)
+            if tokenizer_json.is_file()
+            else None
+        ),
     )
 
 
-def _read_json_object(path: Path) -> dict[str, Any]:
+def _read_json_object(path: Path, tokenizers_numbers: bool = False) -> dict[str, Any]:
+    """A JSON object; with ``tokenizers_numbers``, numbers with a fraction or exponent are read
+    as `tokenizers` reads them (``serde_json_float``: Unigram scores it would run)."""
     try:
         with open(path, encoding="utf-8") as file:
-            # Unigram scores must be the floats `tokenizers` reads (see serde_json_float).
-            value = json.load(file, parse_float=serde_json_float)
+            value = json.load(file, parse_float=serde_json_float if tokenizers_numbers else None)
     except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as error:
         raise TokenizerSpecError(f"{path} is not valid JSON: {error}") from None
     if not isinstance(value, dict):
@@ -185,20 +197,20 @@ def _read_json_object(path: Path) -> dict[str, Any]:
     return value
 
 
-def _class_name(files: TokenizerFiles, default_class: str | None) -> str:
-    name = files.config.get("tokenizer_class")
+def _class_name(folder: Path, config: dict[str, Any], default_class: str | None) -> str:
+    name = config.get("tokenizer_class")
     if name is None:
         if default_class is None:
-            if files.tokenizer_json is not None:
+            if (folder / "tokenizer.json").is_file():
                 return "TokenizersBackend"
             raise TokenizerSpecError(
-                f"{files.folder}: no tokenizer.json and no tokenizer_class in "
+                f"{folder}: no tokenizer.json and no tokenizer_class in "
                 "tokenizer_config.json, and the model has no default tokenizer class"
             )
         return default_class
     if not isinstance(name, str):
         raise TokenizerSpecError(
-            f"{files.path('tokenizer_config.json')}: tokenizer_class must be a string"
+            f"{folder / 'tokenizer_config.json'}: tokenizer_class must be a string"
         )
     return name if name in GENERIC_CLASSES else name.removesuffix("Fast")
 
@@ -506,30 +518,21 @@ def _flag_value(files: TokenizerFiles, key: str, default: bool) -> bool:
 
 
 def _unigram_vocab(files: TokenizerFiles) -> list[list]:
-    """The ``[piece, score]`` list of tokenizer.json's Unigram model, as transformers reads it.
-
-    transformers hands a class that rebuilds its pipeline the vocabulary Python's ``json``
-    parsed, scores correctly rounded, not the scores `tokenizers` would read from the file
-    (``serde_json_float``): tokenizer.json is read again here for them.
-    """
-    path = files.path("tokenizer.json")
+    """The ``[piece, score]`` list of tokenizer.json's Unigram model, scores as Python's json
+    reads them (transformers hands the class that vocabulary, not what `tokenizers` would read)."""
+    vocab = (files.tokenizer_json.get("model") or {}).get("vocab")
     try:
-        vocab = (json.loads(path.read_text(encoding="utf-8")).get("model") or {}).get("vocab")
-    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as error:
-        raise TokenizerSpecError(f"{path} is not valid JSON: {error}") from None
-    if not isinstance(vocab, list) or not all(
-        isinstance(entry, list)
-        and len(entry) == 2
-        and isinstance(entry[0], str)
-        and isinstance(entry[1], (int, float))
-        and not isinstance(entry[1], bool)
-        for entry in vocab
-    ):
+        vocab = [[piece, score] for piece, score in vocab]
+        if not {type(piece) for piece, _ in vocab} <= {str} or not {
+            type(score) for _, score in vocab
+        } <= {int, float}:
+            raise TypeError
+    except (TypeError, ValueError):
         raise TokenizerSpecError(
-            f"{path}: model.vocab must be a Unigram vocabulary, a list of [piece, score] "
-            "(XLMRobertaTokenizer builds a Unigram model from it)"
-        )
-    return [[piece, float(score)] for piece, score in vocab]
+            f"{files.path('tokenizer.json')}: model.vocab must be a Unigram vocabulary, a list "
+            "of [piece, score] (XLMRobertaTokenizer builds a Unigram model from it)"
+        ) from None
+    return vocab
 
 
 def _precompiled_charsmap(files: TokenizerFiles) -> str | None:
