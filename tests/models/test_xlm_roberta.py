@@ -198,3 +198,85 @@ def test_a_decoder_configuration_is_refused(xlm_roberta_folder, tmp_path):
     folder = _edited_config(xlm_roberta_folder, tmp_path, is_decoder=True)
     with pytest.raises(ConfigError, match="is_decoder"):
         tfst.load(folder)
+
+
+def save_large_unigram_tokenizer(folder, pieces: int) -> int:
+    """An XLM-R tokenizer.json with ``pieces`` pieces: a trained model's, then made-up pieces of
+    its scripts scored below them; returns the number of ids."""
+    import random
+
+    from text.sentencepiece_models import _CHARACTERS, tokenizer_json, train_model
+
+    pipeline = json.loads(tokenizer_json(train_model("nmt_nfkc", 1000, False), xlmr_layout=True))
+    vocab = pipeline["model"]["vocab"]
+    mask = vocab.pop()
+    known = {piece for piece, _ in vocab}
+    lowest = min(score for _, score in vocab[4:])
+    generator = random.Random(0)
+    alphabet = "".join(_CHARACTERS.values()) + "abcdefghijklmnopqrstuvwxyzéèüößñ"
+    while len(vocab) < pieces - 1:
+        piece = "▁" * generator.randint(0, 1) + "".join(
+            generator.choices(alphabet, k=generator.randint(2, 6))
+        )
+        if piece not in known:
+            known.add(piece)
+            vocab.append([piece, lowest - 1 - 10 * generator.random()])
+    vocab.append(mask)
+    for token in pipeline["added_tokens"]:
+        token["id"] = len(vocab) - 1 if token["content"] == "<mask>" else token["id"]
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "tokenizer.json").write_text(json.dumps(pipeline), encoding="utf-8")
+    config = {"tokenizer_class": "XLMRobertaTokenizer", "model_max_length": 512}
+    (folder / "tokenizer_config.json").write_text(json.dumps(config), encoding="utf-8")
+    return len(vocab)
+
+
+@pytest.mark.slow
+def test_a_250000_piece_vocabulary_loads_in_seconds_and_exports_at_its_size(tmp_path):
+    """XLM-R's vocabulary size: the model loads in seconds, and the SavedModel is the weights
+    plus the vocabulary (pieces as UTF-8, an int64 id and a float64 score each) plus a graph
+    of a few MB."""
+    import time
+
+    import torch
+    from model_builders import perturb_norms_and_biases, wrap_with_sentence_transformers
+    from sentence_transformers import SentenceTransformer
+    from transformers import XLMRobertaConfig, XLMRobertaModel
+
+    encoder_folder = tmp_path / "encoder"
+    ids = save_large_unigram_tokenizer(encoder_folder, 250_002)
+    torch.manual_seed(0)
+    config = XLMRobertaConfig(
+        vocab_size=ids,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=64,
+        max_position_embeddings=514,
+        type_vocab_size=1,
+        pad_token_id=1,
+    )
+    model = XLMRobertaModel(config, add_pooling_layer=False).eval()
+    perturb_norms_and_biases(model)
+    model.save_pretrained(str(encoder_folder))
+    folder = wrap_with_sentence_transformers(encoder_folder, tmp_path / "model")
+
+    start = time.perf_counter()
+    loaded = tfst.load(folder)
+    load_seconds = time.perf_counter() - start
+    texts = TEXTS[:100]
+    expected = SentenceTransformer(str(folder), device="cpu").encode(texts)
+    assert np.abs(loaded.encode(texts) - expected).max() <= 1e-5
+
+    export = loaded.export(tmp_path / "export")
+    exported = sum(path.stat().st_size for path in export.rglob("*") if path.is_file())
+    weights = (folder / "model.safetensors").stat().st_size
+    pipeline = json.loads((folder / "tokenizer.json").read_text(encoding="utf-8"))
+    vocabulary = sum(len(piece.encode()) + 16 for piece, _ in pipeline["model"]["vocab"])
+    print(
+        f"250k pieces: load {load_seconds:.1f} s, export {exported / 1e6:.1f} MB = weights "
+        f"{weights / 1e6:.1f} MB + vocabulary {vocabulary / 1e6:.1f} MB + "
+        f"{(exported - weights - vocabulary) / 1e6:.1f} MB"
+    )
+    assert load_seconds < 60
+    assert exported <= weights + vocabulary + 5_000_000
