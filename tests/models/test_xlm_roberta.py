@@ -168,6 +168,19 @@ def test_task_model_checkpoint_with_prefix_and_heads_loads(xlm_roberta_folder, t
     assert largest_difference_from_transformers(xlm_roberta_folder, encoder, features) <= 1e-5
 
 
+def test_the_encoder_keeps_its_family_through_keras_serialization(xlm_roberta_folder):
+    """RoBERTa and XLM-R share one encoder class: the layer carries the model_type it was read
+    as, so a .keras file or a save writes the right family back."""
+    import keras
+
+    from tfst.models.registry import family_of
+
+    encoder = load_encoder(xlm_roberta_folder)
+    copy = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(encoder))
+    assert family_of(encoder).model_type == family_of(copy).model_type == "xlm-roberta"
+    assert copy.pad_token_id == 1 and copy.usable_positions() == 512
+
+
 def test_max_seq_length_is_capped_by_the_positions_after_the_padding_id(
     xlm_roberta_folder, tmp_path
 ):
