@@ -284,9 +284,6 @@ def build_mpnet_sentence_folder(
     """A random MPNet wrapped by sentence-transformers itself (Transformer + Pooling [+
     Normalize]) and saved by it; for .bin weights, the encoder's safetensors are replaced."""
     import torch
-    from sentence_transformers import SentenceTransformer
-    from sentence_transformers.base.modules import Normalize, Transformer
-    from sentence_transformers.sentence_transformer.modules import Pooling
     from transformers import MPNetConfig, MPNetModel
 
     encoder_folder = folder.parent / f"{folder.name}_encoder"
@@ -309,7 +306,35 @@ def build_mpnet_sentence_folder(
             if "relative_attention_bias" in name:
                 parameter.normal_()
     model.save_pretrained(str(encoder_folder))
+    return wrap_with_sentence_transformers(
+        encoder_folder,
+        folder,
+        pooling=pooling,
+        normalize=normalize,
+        max_seq_length=max_seq_length,
+        safetensors=safetensors,
+    )
+
+
+def wrap_with_sentence_transformers(
+    encoder_folder: Path,
+    folder: Path,
+    *,
+    pooling: str = "mean",
+    normalize: bool = True,
+    max_seq_length: int = 512,
+    safetensors: bool = True,
+) -> Path:
+    """A transformers model folder wrapped by sentence-transformers itself (Transformer +
+    Pooling [+ Normalize]) and saved by it into ``folder``; for .bin weights, the encoder's
+    safetensors are replaced by ``pytorch_model.bin``."""
+    import torch
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.base.modules import Normalize, Transformer
+    from sentence_transformers.sentence_transformer.modules import Pooling
+
     transformer = Transformer(str(encoder_folder), max_seq_length=max_seq_length)
+    hidden_size = transformer.get_embedding_dimension()
     modules = [transformer, Pooling(hidden_size, pooling_mode=pooling)]
     if normalize:
         modules.append(Normalize())
@@ -320,4 +345,170 @@ def build_mpnet_sentence_folder(
         state = load_file(str(folder / "model.safetensors"))
         (folder / "model.safetensors").unlink()
         torch.save(state, folder / "pytorch_model.bin")
+    return folder
+
+
+def perturb_norms_and_biases(model) -> None:
+    """Random init leaves LayerNorm at identity and biases at zero; perturb them so a test would
+    notice a swapped or missing LayerNorm or bias."""
+    import torch
+
+    with torch.no_grad():
+        for name, parameter in model.named_parameters():
+            if "LayerNorm" in name or name.endswith("bias"):
+                parameter.add_(0.1 * torch.randn_like(parameter))
+
+
+def save_xlm_roberta_tokenizer(
+    folder: Path, *, vocab_size: int = 1000, byte_fallback: bool = False, rule: str = "nmt_nfkc"
+) -> int:
+    """A SentencePiece Unigram model trained on multilingual text, converted by transformers 5's
+    XLMRobertaTokenizer and saved by it (tokenizer.json + tokenizer_config.json, beside the
+    ``sentencepiece.bpe.model``); returns the number of ids."""
+    from text.sentencepiece_models import train_model
+    from transformers import XLMRobertaTokenizer
+
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "sentencepiece.bpe.model").write_bytes(train_model(rule, vocab_size, byte_fallback))
+    tokenizer = XLMRobertaTokenizer.from_pretrained(str(folder))
+    tokenizer.model_max_length = 512
+    tokenizer.save_pretrained(str(folder))
+    return len(tokenizer)
+
+
+def build_xlm_roberta_sentence_folder(
+    folder: Path,
+    *,
+    model_type: str = "xlm-roberta",
+    vocab_size: int = 1000,
+    byte_fallback: bool = False,
+    hidden_size: int = 32,
+    num_layers: int = 2,
+    num_heads: int = 4,
+    safetensors: bool = True,
+    pooling: str = "mean",
+    normalize: bool = True,
+    max_seq_length: int = 128,
+    seed: int = 0,
+) -> Path:
+    """A random XLM-R (or, ``model_type="bert"``, a BERT with the XLM-R tokenizer, as
+    paraphrase-multilingual-MiniLM-L12-v2) in a sentence-transformers folder."""
+    import torch
+    from transformers import BertConfig, BertModel, XLMRobertaConfig, XLMRobertaModel
+
+    encoder_folder = folder.parent / f"{folder.name}_encoder"
+    ids = save_xlm_roberta_tokenizer(
+        encoder_folder, vocab_size=vocab_size, byte_fallback=byte_fallback
+    )
+    torch.manual_seed(seed)
+    shape = dict(
+        vocab_size=ids,
+        hidden_size=hidden_size,
+        num_hidden_layers=num_layers,
+        num_attention_heads=num_heads,
+        intermediate_size=2 * hidden_size,
+        layer_norm_eps=1e-5,
+    )
+    if model_type == "bert":
+        model = BertModel(BertConfig(**shape, max_position_embeddings=512, pad_token_id=0))
+    else:
+        config = XLMRobertaConfig(
+            **shape, max_position_embeddings=514, type_vocab_size=1, pad_token_id=1
+        )
+        model = XLMRobertaModel(config, add_pooling_layer=False)
+    model.eval()
+    perturb_norms_and_biases(model)
+    model.save_pretrained(str(encoder_folder))
+    return wrap_with_sentence_transformers(
+        encoder_folder,
+        folder,
+        pooling=pooling,
+        normalize=normalize,
+        max_seq_length=max_seq_length,
+        safetensors=safetensors,
+    )
+
+
+def train_byte_level_bpe(vocab_size: int):
+    """A byte-level BPE (``tokenizers``' ByteLevelBPETokenizer) trained on multilingual and
+    code-heavy text, with RoBERTa's special tokens first."""
+    from text.test_bpe import training_lines
+    from tokenizers import ByteLevelBPETokenizer
+
+    tokenizer = ByteLevelBPETokenizer()
+    tokenizer.train_from_iterator(
+        training_lines(),
+        vocab_size=vocab_size,
+        special_tokens=["<s>", "<pad>", "</s>", "<unk>", "<mask>"],
+        show_progress=False,
+    )
+    return tokenizer
+
+
+def save_roberta_tokenizer(folder: Path, *, vocab_size: int = 2000) -> int:
+    """A trained byte-level BPE as RobertaTokenizer saves it in transformers 5 (tokenizer.json +
+    tokenizer_config.json), plus the legacy vocab.json and merges.txt; returns the number of ids."""
+    from transformers import RobertaTokenizer
+
+    folder.mkdir(parents=True, exist_ok=True)
+    train_byte_level_bpe(vocab_size).save_model(str(folder))
+    tokenizer = RobertaTokenizer(
+        vocab=str(folder / "vocab.json"), merges=str(folder / "merges.txt")
+    )
+    tokenizer.model_max_length = 512
+    tokenizer.save_pretrained(str(folder))
+    return len(tokenizer)
+
+
+def build_roberta_sentence_folder(
+    folder: Path,
+    *,
+    vocab_size: int = 2000,
+    tokenizer_files: str = "tokenizer.json",
+    hidden_size: int = 32,
+    num_layers: int = 2,
+    num_heads: int = 4,
+    safetensors: bool = True,
+    pooling: str = "mean",
+    normalize: bool = True,
+    max_seq_length: int = 128,
+    seed: int = 0,
+) -> Path:
+    """A random RoBERTa in a sentence-transformers folder whose tokenizer is ``tokenizer.json``
+    only, or (``tokenizer_files="vocab.json+merges.txt"``) the legacy files only."""
+    import torch
+    from transformers import RobertaConfig, RobertaModel
+
+    encoder_folder = folder.parent / f"{folder.name}_encoder"
+    ids = save_roberta_tokenizer(encoder_folder, vocab_size=vocab_size)
+    torch.manual_seed(seed)
+    config = RobertaConfig(
+        vocab_size=ids,
+        hidden_size=hidden_size,
+        num_hidden_layers=num_layers,
+        num_attention_heads=num_heads,
+        intermediate_size=2 * hidden_size,
+        max_position_embeddings=514,
+        type_vocab_size=1,
+        pad_token_id=1,
+        layer_norm_eps=1e-5,
+    )
+    model = RobertaModel(config, add_pooling_layer=False).eval()
+    perturb_norms_and_biases(model)
+    model.save_pretrained(str(encoder_folder))
+    wrap_with_sentence_transformers(
+        encoder_folder,
+        folder,
+        pooling=pooling,
+        normalize=normalize,
+        max_seq_length=max_seq_length,
+        safetensors=safetensors,
+    )
+    for name in ("vocab.json", "merges.txt", "tokenizer.json"):
+        (folder / name).unlink(missing_ok=True)
+    names = (
+        ("tokenizer.json",) if tokenizer_files == "tokenizer.json" else ("vocab.json", "merges.txt")
+    )
+    for name in names:
+        shutil.copy(encoder_folder / name, folder / name)
     return folder

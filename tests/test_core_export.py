@@ -52,7 +52,8 @@ def unregistered_ops(folder):
 request = json.loads(open(sys.argv[1], encoding="utf-8").read())
 report = {}
 report["ops"], report["unregistered"] = unregistered_ops(request["export"])
-_, report["control_unregistered"] = unregistered_ops(request["control"])
+if request.get("control"):
+    _, report["control_unregistered"] = unregistered_ops(request["control"])
 serve = tf.saved_model.load(request["export"]).signatures["serving_default"]
 texts = request["texts"]
 embeddings = [
@@ -85,14 +86,15 @@ def tensorflow_text_tokenizer_export(minilm_folder, tmp_path_factory):
     return folder
 
 
-@pytest.fixture(scope="session")
-def fresh_process(core_export, tensorflow_text_tokenizer_export, tmp_path_factory):
-    """Report and embeddings of the export, from a process that cannot import tensorflow_text."""
-    folder = tmp_path_factory.mktemp("fresh_process")
+def serve_in_fresh_process(export, texts: list[str], folder: Path, control=None) -> dict:
+    """Serve ``texts`` with the SavedModel ``export`` in a fresh process that cannot import
+    tensorflow_text: its report (``ops``, ``unregistered`` ops, ``tensorflow_text_imported``,
+    ``tfst_imported``, and ``control_unregistered`` for a ``control`` SavedModel) and the
+    ``embeddings``. ``folder`` holds the request and the embeddings file."""
     request = {
-        "export": str(core_export),
-        "control": str(tensorflow_text_tokenizer_export),
-        "texts": TEXTS,
+        "export": str(export),
+        "control": str(control) if control else None,
+        "texts": texts,
         "embeddings": str(folder / "embeddings.npy"),
     }
     (folder / "request.json").write_text(json.dumps(request), encoding="utf-8")
@@ -106,6 +108,17 @@ def fresh_process(core_export, tensorflow_text_tokenizer_export, tmp_path_factor
     report = json.loads(result.stdout.strip().splitlines()[-1])
     report["embeddings"] = np.load(folder / "embeddings.npy")
     return report
+
+
+@pytest.fixture(scope="session")
+def fresh_process(core_export, tensorflow_text_tokenizer_export, tmp_path_factory):
+    """Report and embeddings of the export, from a process that cannot import tensorflow_text."""
+    return serve_in_fresh_process(
+        core_export,
+        TEXTS,
+        tmp_path_factory.mktemp("fresh_process"),
+        control=tensorflow_text_tokenizer_export,
+    )
 
 
 def test_fresh_process_loads_it_without_tensorflow_text_or_tfst(fresh_process):

@@ -112,7 +112,8 @@ class Transformer(Module):
 
     def save(self, folder: Path) -> None:
         family = family_of(self.encoder)
-        config = {**family.config_json(self.encoder), "pad_token_id": self.tokenizer.pad_token_id}
+        # A family that reads pad_token_id (RoBERTa's positions depend on it) writes its own.
+        config = {"pad_token_id": self.tokenizer.pad_token_id, **family.config_json(self.encoder)}
         write_json(folder / "config.json", config)
         write_safetensors(
             folder / "model.safetensors", self.encoder.weight_table().export(self.encoder)

@@ -109,6 +109,11 @@ def serde_json_float(text: str) -> float:
     mantissa, _, exponent_text = digits.replace("E", "e").partition("e")
     integer_digits, _, fraction_digits = mantissa.partition(".")
     significand, exponent = 0, 0
+    all_digits = integer_digits + fraction_digits
+    # Most numbers (every Unigram score) fit a u64 whole: the loops below would take every digit.
+    if not exponent_text and len(all_digits) <= 19:
+        value = float(int(all_digits)) / _POW10[len(fraction_digits)]
+        return -value if negative else value
     for digit in integer_digits:
         if significand * 10 + int(digit) > _U64_MAX or exponent > 0:
             exponent += 1  # too long for a u64: later integer digits only scale it

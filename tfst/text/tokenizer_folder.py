@@ -12,14 +12,14 @@ own ``backend_tokenizer`` on many folder shapes). Folders without ``tokenizer.js
 folders: ``vocab.txt`` + ``tokenizer_config.json``) build the same pipeline from those files.
 
 A class tfst cannot reproduce is refused, naming it and the supported ones. Each class is one
-entry of ``TOKENIZER_CLASSES``; a family that needs another class adds its builder there.
+entry of ``tfst.text.tokenizer_classes.TOKENIZER_CLASSES``; a family that needs another class
+adds its builder there.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ from tfst.folder_paths import path_inside
 from tfst.text.added_tokens import AddedToken
 from tfst.text.models.wordpiece import vocabulary_from_json
 from tfst.text.spec import TokenizerSpecError, serde_json_float
+from tfst.text.tokenizer_classes import TOKENIZER_CLASSES, TokenizerClass, TokenizerFiles
 
 # transformers' model_max_length when a tokenizer config gives none.
 UNBOUNDED_LENGTH = int(1e30)
@@ -44,19 +45,6 @@ SPECIAL_TOKEN_KEYS = (
 # Classes that run tokenizer.json as written.
 GENERIC_CLASSES = ("PreTrainedTokenizerFast", "TokenizersBackend")
 # transformers' default model_input_names: the model gets no token_type_ids, so it uses zeros.
-DEFAULT_INPUT_NAMES = ("input_ids", "attention_mask")
-
-
-@dataclass(frozen=True)
-class TokenizerClass:
-    """What one transformers tokenizer class contributes: its pipeline from the files, the
-    special tokens its constructor defaults to, and the inputs it hands the model."""
-
-    build: Callable[[TokenizerFiles], dict[str, Any]]
-    special_tokens: dict[str, str]
-    model_input_names: tuple[str, ...] = DEFAULT_INPUT_NAMES
-    # Flags of special tokens the constructor adds (e.g. MPNet's <mask> takes the space before it).
-    special_token_flags: dict[str, dict[str, bool]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -87,52 +75,17 @@ class TokenizerSettings:
         }
 
 
-@dataclass(frozen=True)
-class TokenizerFiles:
-    """The raw tokenizer files of a folder, parsed but not yet resolved."""
-
-    folder: Path
-    config: dict[str, Any]  # tokenizer_config.json merged over special_tokens_map.json
-    tokenizer_json: dict[str, Any] | None
-
-    @property
-    def vocabulary_path(self) -> Path:
-        """The file the vocabulary comes from: ``tokenizer.json``, else legacy ``vocab.txt``."""
-        return self.path("tokenizer.json" if self.tokenizer_json is not None else "vocab.txt")
-
-    def path(self, name: str) -> Path:
-        return path_inside(self.folder, name)
-
-    def special_token(self, key: str, default: str | None) -> str | None:
-        """The content of a named special token (string or AddedToken dict) or ``default``."""
-        value = self.config.get(key, default)
-        if isinstance(value, dict):
-            value = value.get("content")
-        if value is not None and not isinstance(value, str):
-            raise TokenizerSpecError(
-                f"{self.path('tokenizer_config.json')}: {key} must be a string, got {value!r:.100}"
-            )
-        return value
-
-    def flag(self, key: str, default: bool | None) -> bool | None:
-        """A boolean setting of tokenizer_config.json, type-checked (``"false"`` is refused)."""
-        value = self.config.get(key, default)
-        if value is not None and not isinstance(value, bool):
-            raise TokenizerSpecError(
-                f"{self.path('tokenizer_config.json')}: {key} must be true, false or null, "
-                f"got {value!r:.100}"
-            )
-        return value
-
-
 def read_tokenizer_settings(folder: Path, default_class: str | None) -> TokenizerSettings:
     """The tokenizer sentence-transformers would build from ``folder``.
 
     ``default_class`` is the tokenizer class transformers' ``AutoTokenizer`` picks for the
     model's ``model_type`` when the tokenizer config names none.
     """
-    files = _read_files(folder)
-    class_name = _class_name(files, default_class)
+    config = _read_config(folder)
+    class_name = _class_name(folder, config, default_class)
+    # A generic class runs tokenizer.json in `tokenizers`, which reads numbers its own way; a
+    # class that rebuilds its pipeline gets the numbers Python's json reads (Unigram scores).
+    files = _read_files(folder, config, tokenizers_numbers=class_name in GENERIC_CLASSES)
     if class_name in GENERIC_CLASSES:
         if files.tokenizer_json is None:
             raise FileNotFoundError(
@@ -155,7 +108,7 @@ def read_tokenizer_settings(folder: Path, default_class: str | None) -> Tokenize
     return _settings(files, pipeline, tokenizer_class)
 
 
-def _read_files(folder: Path) -> TokenizerFiles:
+def _read_config(folder: Path) -> dict[str, Any]:
     config: dict[str, Any] = {}
     special_map = folder / "special_tokens_map.json"
     if special_map.is_file():
@@ -163,20 +116,29 @@ def _read_files(folder: Path) -> TokenizerFiles:
     tokenizer_config = folder / "tokenizer_config.json"
     if tokenizer_config.is_file():
         config.update(_read_json_object(tokenizer_config))
+    return config
+
+
+def _read_files(folder: Path, config: dict[str, Any], tokenizers_numbers: bool) -> TokenizerFiles:
     tokenizer_json = folder / "tokenizer.json"
     return TokenizerFiles(
         folder=folder,
         config=config,
-        tokenizer_json=_read_json_object(tokenizer_json) if tokenizer_json.is_file() else None,
+        tokenizer_json=(
+            _read_json_object(tokenizer_json, tokenizers_numbers)
+            if tokenizer_json.is_file()
+            else None
+        ),
     )
 
 
-def _read_json_object(path: Path) -> dict[str, Any]:
+def _read_json_object(path: Path, tokenizers_numbers: bool = False) -> dict[str, Any]:
+    """A JSON object; with ``tokenizers_numbers``, numbers with a fraction or exponent are read
+    as `tokenizers` reads them (``serde_json_float``: Unigram scores it would run)."""
     path_inside(path.parent, path.name)
     try:
         with open(path, encoding="utf-8") as file:
-            # Unigram scores must be the floats `tokenizers` reads (see serde_json_float).
-            value = json.load(file, parse_float=serde_json_float)
+            value = json.load(file, parse_float=serde_json_float if tokenizers_numbers else None)
     except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as error:
         raise TokenizerSpecError(f"{path} is not valid JSON: {error}") from None
     if not isinstance(value, dict):
@@ -184,20 +146,20 @@ def _read_json_object(path: Path) -> dict[str, Any]:
     return value
 
 
-def _class_name(files: TokenizerFiles, default_class: str | None) -> str:
-    name = files.config.get("tokenizer_class")
+def _class_name(folder: Path, config: dict[str, Any], default_class: str | None) -> str:
+    name = config.get("tokenizer_class")
     if name is None:
         if default_class is None:
-            if files.tokenizer_json is not None:
+            if (folder / "tokenizer.json").is_file():
                 return "TokenizersBackend"
             raise TokenizerSpecError(
-                f"{files.folder}: no tokenizer.json and no tokenizer_class in "
+                f"{folder}: no tokenizer.json and no tokenizer_class in "
                 "tokenizer_config.json, and the model has no default tokenizer class"
             )
         return default_class
     if not isinstance(name, str):
         raise TokenizerSpecError(
-            f"{files.path('tokenizer_config.json')}: tokenizer_class must be a string"
+            f"{folder / 'tokenizer_config.json'}: tokenizer_class must be a string"
         )
     return name if name in GENERIC_CLASSES else name.removesuffix("Fast")
 
@@ -236,9 +198,19 @@ def _added_tokens(
     for key in SPECIAL_TOKEN_KEYS:
         content = files.special_token(key, tokenizer_class.special_tokens.get(key))
         if content is not None and content not in contents:
-            flags = {"normalized": False, **tokenizer_class.special_token_flags.get(key, {})}
+            flags = {
+                "normalized": False,
+                **tokenizer_class.special_token_flags.get(key, {}),
+                **_token_flags(files.config.get(key), where, key),
+            }
             declared.append(AddedToken(id=-1, content=content, special=True, **flags))
             contents.add(content)
+    # A class's pipeline holds, as its added_tokens, the extra special tokens its files bring.
+    class_tokens = [] if class_name in GENERIC_CLASSES else pipeline.get("added_tokens") or []
+    for token in _extra_special_tokens(files, class_tokens):
+        if token.content not in contents:
+            declared.append(token)
+            contents.add(token.content)
     vocabulary = {token: index for index, token in enumerate(_model_vocabulary(pipeline))}
     next_id = len(vocabulary)
     tokens = []
@@ -249,6 +221,49 @@ def _added_tokens(
         tokens.append(AddedToken(**{**token.__dict__, "id": token_id}))
     # `tokenizers` lists them by id (the order does not change which tokens match).
     return sorted(tokens, key=lambda token: token.id)
+
+
+def _token_flags(value: Any, where: Path, key: str) -> dict[str, bool]:
+    """The flags of a special token written as an AddedToken object (``{"content": "<mask>",
+    "lstrip": true, ...}``); none for a plain string."""
+    if not isinstance(value, dict):
+        return {}
+    flags = {}
+    for name in ("single_word", "lstrip", "rstrip", "normalized"):
+        flag = value.get(name, False)
+        if not isinstance(flag, bool):
+            raise TokenizerSpecError(f"{where}: {key}.{name} must be true or false")
+        flags[name] = flag
+    return flags
+
+
+def _extra_special_tokens(
+    files: TokenizerFiles, class_tokens: list[dict[str, Any]]
+) -> list[AddedToken]:
+    """transformers' extra special tokens: the config's ``extra_special_tokens`` (or the older
+    ``additional_special_tokens``) when it names them, otherwise those the class found in its
+    files (``class_tokens``, AddedToken objects: a SentencePiece model's control and
+    user-defined pieces), as ``PreTrainedTokenizerBase.from_pretrained`` picks them."""
+    config, where = files.config, files.path("tokenizer_config.json")
+    if config.get("extra_special_tokens"):
+        key = "extra_special_tokens"
+    elif "additional_special_tokens" in config:
+        key = "additional_special_tokens"
+    elif "extra_special_tokens" in config:
+        key = "extra_special_tokens"
+    else:
+        return [AddedToken(id=-1, **token) for token in class_tokens]
+    entries = config[key] or []
+    if not isinstance(entries, list):
+        raise TokenizerSpecError(f"{where}: {key} must be a list of tokens")
+    tokens = []
+    for index, entry in enumerate(entries):
+        content = entry.get("content") if isinstance(entry, dict) else entry
+        if not isinstance(content, str) or not content:
+            raise TokenizerSpecError(f"{where}: {key}[{index}] must be a token")
+        flags = {"normalized": False, **_token_flags(entry, where, f"{key}[{index}]")}
+        tokens.append(AddedToken(id=-1, content=content, special=True, **flags))
+    return tokens
 
 
 def _model_vocabulary(pipeline: dict) -> list[str]:
@@ -305,151 +320,6 @@ def _settings(
         source=str(files.vocabulary_path),
         **sides,
     )
-
-
-# --- transformers' tokenizer classes --------------------------------------------------------
-
-
-def _vocab_txt(files: TokenizerFiles) -> dict[str, int]:
-    """``vocab.txt`` as transformers' ``load_vocab`` reads it (one token per line)."""
-    path = files.path("vocab.txt")
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} not found (and no tokenizer.json with a vocab)")
-    try:
-        tokens = path.read_text(encoding="utf-8").split("\n")
-    except UnicodeDecodeError as error:
-        raise TokenizerSpecError(f"{path} is not a UTF-8 vocabulary file: {error}") from None
-    if tokens and tokens[-1] == "":
-        tokens.pop()
-    vocab: dict[str, int] = {}
-    for index, token in enumerate(tokens):
-        if token in vocab:
-            raise TokenizerSpecError(
-                f"{path}: token {token!r} is on lines {vocab[token] + 1} and {index + 1}"
-            )
-        vocab[token] = index
-    return vocab
-
-
-def _wordpiece_vocab(files: TokenizerFiles) -> dict[str, int]:
-    if files.tokenizer_json is not None:
-        vocab = (files.tokenizer_json.get("model") or {}).get("vocab")
-        if not isinstance(vocab, dict):
-            raise TokenizerSpecError(
-                f"{files.path('tokenizer.json')}: model.vocab must be a token → id object"
-            )
-        return vocab
-    return _vocab_txt(files)
-
-
-def _template(first: list[str], pair: list[str], ids: dict[str, int]) -> dict[str, Any]:
-    """A TemplateProcessing spec from token lists where "$A"/"$B" are the sequences."""
-
-    def pieces(names: list[str], pair_template: bool) -> list[dict]:
-        result, type_id = [], 0
-        for name in names:
-            if name.startswith("$"):
-                type_id = 1 if name == "$B" and pair_template else type_id
-                result.append({"Sequence": {"id": name[1:], "type_id": type_id}})
-            else:
-                result.append({"SpecialToken": {"id": name, "type_id": type_id}})
-        return result
-
-    return {
-        "type": "TemplateProcessing",
-        "single": pieces(first, False),
-        "pair": pieces(pair, True),
-        "special_tokens": {
-            name: {"id": name, "ids": [ids[name]], "tokens": [name]}
-            for name in dict.fromkeys(first + pair)
-            if not name.startswith("$")
-        },
-    }
-
-
-def _token_id(files: TokenizerFiles, vocab: dict[str, int], token: str) -> int:
-    if token not in vocab:
-        raise TokenizerSpecError(f"{files.vocabulary_path}: special token {token!r} is not in it")
-    return vocab[token]
-
-
-def _bert_pipeline(files: TokenizerFiles, defaults: dict[str, str] | None = None) -> dict[str, Any]:
-    """transformers 5's ``BertTokenizer``: its constructor's pipeline, options from the config."""
-    defaults = defaults or BERT_SPECIAL_TOKENS
-    vocab = _wordpiece_vocab(files)
-    unk, cls, sep = (
-        files.special_token(key, defaults[key]) for key in ("unk_token", "cls_token", "sep_token")
-    )
-    lowercase = files.flag("do_lower_case", True)
-    ids = {token: _token_id(files, vocab, token) for token in (unk, cls, sep)}
-    return {
-        "version": "1.0",
-        "normalizer": {
-            "type": "BertNormalizer",
-            "clean_text": True,
-            "handle_chinese_chars": files.flag("tokenize_chinese_chars", True),
-            "strip_accents": files.flag("strip_accents", None),
-            "lowercase": lowercase,
-        },
-        "pre_tokenizer": {"type": "BertPreTokenizer"},
-        "model": {
-            "type": "WordPiece",
-            "unk_token": unk,
-            "continuing_subword_prefix": "##",
-            "max_input_chars_per_word": 100,
-            "vocab": vocab,
-        },
-        "post_processor": _template([cls, "$A", sep], [cls, "$A", sep, "$B", sep], ids),
-        "decoder": {"type": "WordPiece", "prefix": "##", "cleanup": True},
-    }
-
-
-BERT_SPECIAL_TOKENS = {
-    "unk_token": "[UNK]",
-    "sep_token": "[SEP]",
-    "pad_token": "[PAD]",
-    "cls_token": "[CLS]",
-    "mask_token": "[MASK]",
-}
-
-
-def _mpnet_pipeline(files: TokenizerFiles) -> dict[str, Any]:
-    """transformers 5's ``MPNetTokenizer``: BERT's pipeline with RoBERTa's special tokens."""
-    pipeline = _bert_pipeline(files, MPNET_SPECIAL_TOKENS)
-    vocab = pipeline["model"]["vocab"]
-    cls, sep = (
-        files.special_token(key, MPNET_SPECIAL_TOKENS[key]) for key in ("cls_token", "sep_token")
-    )
-    pipeline["post_processor"] = {
-        "type": "RobertaProcessing",
-        "sep": [sep, _token_id(files, vocab, sep)],
-        "cls": [cls, _token_id(files, vocab, cls)],
-        "trim_offsets": True,
-        "add_prefix_space": False,
-    }
-    return pipeline
-
-
-MPNET_SPECIAL_TOKENS = {
-    "bos_token": "<s>",
-    "eos_token": "</s>",
-    "sep_token": "</s>",
-    "cls_token": "<s>",
-    "unk_token": "[UNK]",
-    "pad_token": "<pad>",
-    "mask_token": "<mask>",
-}
-
-# Class name (without "Fast") → what it builds.
-TOKENIZER_CLASSES: dict[str, TokenizerClass] = {
-    "BertTokenizer": TokenizerClass(
-        _bert_pipeline, BERT_SPECIAL_TOKENS, ("input_ids", "token_type_ids", "attention_mask")
-    ),
-    "DistilBertTokenizer": TokenizerClass(_bert_pipeline, BERT_SPECIAL_TOKENS),
-    "MPNetTokenizer": TokenizerClass(
-        _mpnet_pipeline, MPNET_SPECIAL_TOKENS, special_token_flags={"mask_token": {"lstrip": True}}
-    ),
-}
 
 
 def with_lowercase_first(settings: TokenizerSettings) -> TokenizerSettings:
