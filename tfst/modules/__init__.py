@@ -12,12 +12,22 @@ from tfst.modules.base import PACKAGE, LoadOptions, Module
 from tfst.modules.dense import Dense
 from tfst.modules.normalize import Normalize
 from tfst.modules.pooling import Pooling
+from tfst.modules.static_embedding import StaticEmbedding
 from tfst.modules.transformer import Transformer
 
-MODULES: tuple[type[Module], ...] = (Transformer, Pooling, Dense, Normalize)
+MODULES: tuple[type[Module], ...] = (Transformer, StaticEmbedding, Pooling, Dense, Normalize)
 _BY_NAME = {name: module for module in MODULES for name in module.type_names}
 
-__all__ = ["MODULES", "Dense", "LoadOptions", "Module", "Normalize", "Pooling", "Transformer"]
+__all__ = [
+    "MODULES",
+    "Dense",
+    "LoadOptions",
+    "Module",
+    "Normalize",
+    "Pooling",
+    "StaticEmbedding",
+    "Transformer",
+]
 
 
 def module_class(type_name: str, where: str) -> type[Module]:
