@@ -54,7 +54,6 @@ class ServingModule(tf.Module):
     def _hold_untracked(self, model):
         self._model = model
 
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="sentences")])
     def embed_sentences(self, sentences):
         return {"sentence_embedding": self._model(sentences)}
 
@@ -70,13 +69,23 @@ class ServingModule(tf.Module):
         """``encode(sentences, task=task, prompt=prompt)``'s graph as a signature function."""
         embed = self._model.embedding_function(task)
 
-        @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="sentences")])
         def embed_for_task(sentences):
             return {
                 "sentence_embedding": embed(sentences, tf.constant(prompt))["sentence_embedding"]
             }
 
-        return embed_for_task.get_concrete_function()
+        function = tf.function(
+            embed_for_task, input_signature=[tf.TensorSpec([None], tf.string, name="sentences")]
+        )
+        return function.get_concrete_function()
+
+
+def _sentences_signature(module: ServingModule):
+    function = tf.function(
+        module.embed_sentences,
+        input_signature=[tf.TensorSpec([None], tf.string, name="sentences")],
+    )
+    return function.get_concrete_function()
 
 
 def _token_id_signature(module: ServingModule, dtype: tf.DType):
@@ -144,7 +153,7 @@ def export_saved_model(
         signatures = _route_signatures(model, module)
     else:
         signatures = {
-            "serving_default": module.embed_sentences.get_concrete_function(),
+            "serving_default": _sentences_signature(module),
             "from_token_ids": _token_id_signature(module, tf.int64),
             "from_token_ids_int32": _token_id_signature(module, tf.int32),
         }
@@ -157,7 +166,7 @@ def _route_signatures(model, module: ServingModule) -> dict:
     signatures, reached = {}, []
     with contextlib.suppress(ValueError):  # no default route: encode() without a task fails too
         reached.append(model.modules_for_task(None))
-        signatures["serving_default"] = module.embed_sentences.get_concrete_function()
+        signatures["serving_default"] = _sentences_signature(module)
     standard = {"query": model.query_arguments(), "document": model.document_arguments()}
     for task in model.pipeline_modules[0].tasks():
         modules = model.modules_for_task(task)

@@ -74,6 +74,12 @@ class Module(keras.layers.Layer):
         """Write the module's configuration (and weights) into ``folder``, which exists."""
         raise NotImplementedError
 
+    @classmethod
+    def weight_folders(cls, folder: Path) -> list[str]:
+        """Folders below ``folder`` (relative, "" for itself) whose weights files the module
+        reads, for the Hub route to fetch; a Router reads its modules' from its configuration."""
+        return [""] if cls.has_weights else []
+
     def output_dimension(self, input_dimension: int | None) -> int | None:
         """Width of the sentence embedding after this module, given the width before it (None
         before the first module); checked against what the next module expects."""
