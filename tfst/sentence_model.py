@@ -389,10 +389,10 @@ class SentenceTransformer(keras.Model):
                 for index, embedding in zip(indices, embeddings.numpy(), strict=True):
                     results[index] = embedding
             elif output_value == "token_embeddings":
-                lengths = tf.reduce_sum(outputs["attention_mask"], axis=1).numpy()
+                kept = _token_rows(outputs["attention_mask"].numpy())
                 token_embeddings = outputs["token_embeddings"].numpy()
                 for row, index in enumerate(indices):
-                    results[index] = token_embeddings[row, : lengths[row]]
+                    results[index] = token_embeddings[row, : kept[row]]
             else:
                 prompt_length = outputs.pop("prompt_length", None)
                 arrays = {name: value.numpy() for name, value in outputs.items()}
@@ -513,6 +513,17 @@ class SentenceTransformer(keras.Model):
         config = dict(config)
         modules = [keras.saving.deserialize_keras_object(m) for m in config.pop("modules")]
         return cls(modules, **config)
+
+
+def _token_rows(attention_mask: np.ndarray) -> np.ndarray:
+    """How many token rows ``encode(output_value="token_embeddings")`` keeps per text, as
+    sentence-transformers counts them: up to the last real token, but at least one row (a text
+    without tokens keeps its first padding row) when the batch has any."""
+    width = attention_mask.shape[1]
+    if width == 0:
+        return np.zeros(len(attention_mask), dtype=np.int64)
+    last = width - 1 - np.argmax(attention_mask[:, ::-1] != 0, axis=1)
+    return np.where(attention_mask.any(axis=1), last + 1, 1)
 
 
 class _FunctionCache:

@@ -19,6 +19,23 @@ SEED = 20240601
 PUNCTUATION = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~"
 
 
+def reference(folder: Path):
+    """sentence-transformers' model of ``folder``, on the CPU."""
+    from sentence_transformers import SentenceTransformer
+
+    return SentenceTransformer(str(folder), device="cpu")
+
+
+def assert_same_embeddings(actual: np.ndarray, expected: np.ndarray, tolerance: float = 1e-5):
+    """Within ``tolerance``; non-finite values (max pooling over a text without tokens gives
+    -inf) must be the very same."""
+    assert actual.shape == expected.shape and actual.dtype == expected.dtype
+    finite = np.isfinite(expected)
+    np.testing.assert_array_equal(np.isfinite(actual), finite)
+    np.testing.assert_array_equal(actual[~finite], expected[~finite])
+    assert np.abs(actual[finite] - expected[finite]).max(initial=0.0) <= tolerance
+
+
 def _texts() -> list[str]:
     return parity_corpus() + ALL_HARD_STRINGS
 

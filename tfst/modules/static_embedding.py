@@ -72,6 +72,9 @@ class StaticEmbedding(Module):
                 f"the tokenizer has ids up to {tokenizer.vocabulary_size() - 1}, but the "
                 f"embedding table has {embedding.input_dim} rows"
             )
+        # Eager calls run one traced graph, as the tokenizer's own calls do.
+        traced = tf.function(self._tokenize, input_signature=[tf.TensorSpec([None], tf.string)])
+        self._tokenize_eagerly = lambda strings: traced(strings)
 
     @classmethod
     def from_folder(cls, folder: Path, options: LoadOptions | None = None) -> StaticEmbedding:
@@ -133,6 +136,11 @@ class StaticEmbedding(Module):
         """Strings → ``input_ids`` and ``attention_mask`` ``[batch, longest]`` int32: the ids of
         ``tokenizer.json`` without special tokens, truncated as it says."""
         strings = tf.convert_to_tensor(strings, tf.string)
+        if tf.executing_eagerly():
+            return self._tokenize_eagerly(strings)
+        return self._tokenize(strings)
+
+    def _tokenize(self, strings: tf.Tensor) -> dict:
         if self.truncation is None:
             ids = self.tokenizer.encode_ids(strings)
         else:
