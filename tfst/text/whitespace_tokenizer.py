@@ -6,9 +6,10 @@ here exactly, on whole batches. For each text (lowercased first with ``str.lower
 decides wins:
 
 1. the word as it is: a stop word is dropped, a vocabulary word gives its id;
-2. stripped of ASCII punctuation at both ends (``str.strip(string.punctuation)``): likewise,
-   except that an empty result is never looked up in the vocabulary;
-3. that, lowercased with ``str.lower()``: likewise (the empty string included);
+2. stripped of ASCII punctuation at both ends (``str.strip(string.punctuation)``): likewise
+   (sentence-transformers skips the vocabulary for an empty result, but step 3 then looks the
+   same empty string up);
+3. that, lowercased with ``str.lower()``: likewise;
 
 a word none of them decides is dropped. A word listed twice in the vocabulary has its last
 index, as the Python dictionary built from it has. ``tfst.text.python_text`` does what
@@ -124,17 +125,11 @@ class WhitespaceTokenizer(keras.layers.Layer):
         lowered = self._python_text.lower(stripped)
         decided = tf.fill([tf.size(as_is.row_lengths())], tf.constant(_DROPPED, tf.int64))
         undecided = tf.ones_like(decided, tf.bool)
-        for candidate, may_match in (
-            (as_is, None),
-            (stripped, stripped.row_lengths() > 0),
-            (lowered, None),
-        ):
+        for candidate in (as_is, stripped, lowered):
             text = encode_utf8(candidate)
             stop = tf.equal(self._stop_words.lookup(text), 1)
             word_id = self._vocabulary.lookup(text)
             found = word_id != _DROPPED
-            if may_match is not None:
-                found &= may_match
             decided = tf.where(undecided & ~stop & found, word_id, decided)
             undecided &= ~stop & ~found
         return keep_where(words.with_values(decided), decided != _DROPPED)
