@@ -136,6 +136,19 @@ def test_save_pretrained_round_trips_through_sentence_transformers(
     }
 
 
+def test_keras_file_round_trip_keeps_the_routes(query_document_pair, tmp_path, texts):
+    import keras
+
+    model, _ = query_document_pair
+    model.save(tmp_path / "model.keras")
+    restored = keras.saving.load_model(tmp_path / "model.keras")
+    assert list(restored[0].routes) == ["query", "document"]
+    for task in ("query", "document"):
+        assert_same_embeddings(
+            restored.encode(texts[:40], task=task), model.encode(texts[:40], task=task), 0.0
+        )
+
+
 def test_asym_folders_of_older_versions_load(query_document_router_folder, tmp_path, texts):
     """sentence-transformers < 5 saved the Router as Asym, its config in config.json with only
     allow_empty_key, so the first route is the default."""

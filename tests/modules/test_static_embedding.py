@@ -274,3 +274,8 @@ def test_random_weights_module_can_be_built_directly():
     module.build()
     module.embedding.embeddings.assign(random_table(30522, 4, 0))
     assert module(module.tokenize(["hello"]))["sentence_embedding"].shape == (1, 4)
+
+
+def test_tflite_export_is_refused_rather_than_given_transformer_token_ids(static_pair, tmp_path):
+    with pytest.raises(ValueError, match="first module is a Transformer"):
+        static_pair[0].export_tflite(tmp_path / "tflite")

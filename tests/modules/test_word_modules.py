@@ -126,6 +126,16 @@ def test_bag_of_words_export_serves_the_same_embeddings(bow_pair, tmp_path, text
     assert_same_embeddings(actual["sentence_embedding"].numpy(), expected.encode(sample))
 
 
+def test_keras_file_round_trip_keeps_every_module(lstm_cnn_pair, tmp_path, texts):
+    import keras
+
+    model, _ = lstm_cnn_pair
+    model.save(tmp_path / "model.keras")
+    restored = keras.saving.load_model(tmp_path / "model.keras")
+    assert [type(module) for module in restored] == [type(module) for module in model]
+    assert_same_embeddings(restored.encode(texts[:40]), model.encode(texts[:40]), tolerance=0.0)
+
+
 def test_pytorch_bin_weights_load(embeddings_file, tmp_path, texts):
     from sentence_transformers import SentenceTransformer
 
