@@ -1,9 +1,9 @@
 """`model.export(path)`, by default a SavedModel of core TensorFlow ops only.
 
-The proof runs in a fresh process where importing tensorflow_text fails (a meta-path hook), so
-none of its ops can be registered: there, every op of every function in the SavedModel must be
-known to TensorFlow's op registry, the model must load and run on strings, and its embeddings
-must match sentence-transformers.
+The proof runs in a fresh process where importing tensorflow_text fails
+(``saved_model_checks.serve_in_fresh_process``): there, every op of every function in the
+SavedModel must be known to TensorFlow's op registry, the model must load and run on strings,
+and its embeddings must match sentence-transformers.
 """
 
 from __future__ import annotations
@@ -17,54 +17,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from hard_strings import ALL_HARD_STRINGS
+from saved_model_checks import serve_in_fresh_process
 from sentences import parity_corpus
 from tokenizer_helpers import layer_from_folder
 
 TEXTS = parity_corpus()[:60] + [text for text in ALL_HARD_STRINGS if len(text) <= 120]
-
-FRESH_PROCESS = """
-import json, sys
-
-class BlockTensorflowText:
-    def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] == "tensorflow_text":
-            raise ImportError(f"{name} is blocked in this test")
-
-sys.meta_path.insert(0, BlockTensorflowText())
-import numpy as np
-import tensorflow as tf
-from tensorflow.core.protobuf import saved_model_pb2
-from tensorflow.python.framework import op_def_registry
-
-def unregistered_ops(folder):
-    saved_model = saved_model_pb2.SavedModel()
-    with open(f"{folder}/saved_model.pb", "rb") as file:
-        saved_model.ParseFromString(file.read())
-    ops, functions = set(), set()
-    for graph in (meta.graph_def for meta in saved_model.meta_graphs):
-        ops |= {node.op for node in graph.node}
-        for function in graph.library.function:
-            functions.add(function.signature.name)
-            ops |= {node.op for node in function.node_def}
-    ops -= functions  # a node may call a library function by name
-    return sorted(ops), sorted(op for op in ops if op_def_registry.get(op) is None)
-
-request = json.loads(open(sys.argv[1], encoding="utf-8").read())
-report = {}
-report["ops"], report["unregistered"] = unregistered_ops(request["export"])
-if request.get("control"):
-    _, report["control_unregistered"] = unregistered_ops(request["control"])
-serve = tf.saved_model.load(request["export"]).signatures["serving_default"]
-texts = request["texts"]
-embeddings = [
-    serve(sentences=tf.constant(texts[start : start + 64]))["sentence_embedding"].numpy()
-    for start in range(0, len(texts), 64)
-]
-np.save(request["embeddings"], np.concatenate(embeddings))
-report["tensorflow_text_imported"] = "tensorflow_text" in sys.modules
-report["tfst_imported"] = any(name.split(".")[0] == "tfst" for name in sys.modules)
-print(json.dumps(report))
-"""
 
 
 @pytest.fixture(scope="session")
@@ -86,39 +43,17 @@ def tensorflow_text_tokenizer_export(minilm_folder, tmp_path_factory):
     return folder
 
 
-def serve_in_fresh_process(export, texts: list[str], folder: Path, control=None) -> dict:
-    """Serve ``texts`` with the SavedModel ``export`` in a fresh process that cannot import
-    tensorflow_text: its report (``ops``, ``unregistered`` ops, ``tensorflow_text_imported``,
-    ``tfst_imported``, and ``control_unregistered`` for a ``control`` SavedModel) and the
-    ``embeddings``. ``folder`` holds the request and the embeddings file."""
-    request = {
-        "export": str(export),
-        "control": str(control) if control else None,
-        "texts": texts,
-        "embeddings": str(folder / "embeddings.npy"),
-    }
-    (folder / "request.json").write_text(json.dumps(request), encoding="utf-8")
-    result = subprocess.run(
-        [sys.executable, "-c", FRESH_PROCESS, str(folder / "request.json")],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    report = json.loads(result.stdout.strip().splitlines()[-1])
-    report["embeddings"] = np.load(folder / "embeddings.npy")
-    return report
-
-
 @pytest.fixture(scope="session")
 def fresh_process(core_export, tensorflow_text_tokenizer_export, tmp_path_factory):
     """Report and embeddings of the export, from a process that cannot import tensorflow_text."""
-    return serve_in_fresh_process(
+    report = serve_in_fresh_process(
         core_export,
         TEXTS,
         tmp_path_factory.mktemp("fresh_process"),
         control=tensorflow_text_tokenizer_export,
     )
+    report["embeddings"] = report["embeddings"]["serving_default"]
+    return report
 
 
 def test_fresh_process_loads_it_without_tensorflow_text_or_tfst(fresh_process):

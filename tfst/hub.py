@@ -9,6 +9,7 @@ exports or duplicate weight formats.
 from __future__ import annotations
 
 import os
+import posixpath
 from pathlib import Path
 
 from huggingface_hub import hf_hub_download, snapshot_download
@@ -33,6 +34,12 @@ _CONFIG_FILES = [
     "tokenizer_config.json",
     "special_tokens_map.json",
     "vocab.txt",
+    # Module configurations (WordEmbeddings and its tokenizer, LSTM, CNN, Router).
+    "wordembedding_config.json",
+    "whitespacetokenizer_config.json",
+    "lstm_config.json",
+    "cnn_config.json",
+    "router_config.json",
 ]
 # Per folder, in the order sentence-transformers/transformers prefer them.
 _WEIGHT_FILES = [
@@ -114,8 +121,10 @@ def _folders_with_weights(snapshot: Path) -> list[str]:
     folders = []
     for entry in read_modules_json(modules_file):
         path_inside(snapshot, entry.path, named_by=f"{modules_file}, module {entry.name!r:.100}")
-        if module_class(entry.type, str(modules_file)).has_weights:
-            folders.append(entry.path)
+        module = module_class(entry.type, str(modules_file))
+        for folder in module.weight_folders(snapshot / entry.path):
+            path = posixpath.normpath(posixpath.join(entry.path, folder))
+            folders.append("" if path == "." else path)
     return folders
 
 

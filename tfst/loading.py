@@ -15,7 +15,7 @@ from tfst.config import ConfigError, read_model_settings, read_modules_json
 from tfst.folder_paths import path_inside
 from tfst.hub import resolve_model_folder
 from tfst.models.transformer_block import check_precision
-from tfst.modules import LoadOptions, Module, Pooling, Transformer, module_class
+from tfst.modules import LoadOptions, Module, Pooling, Router, Transformer, module_class
 from tfst.sentence_model import SentenceTransformer
 from tfst.similarity import SIMILARITY_FUNCTIONS
 
@@ -46,7 +46,17 @@ def read_modules(folder: Path, options: LoadOptions) -> list[Module]:
 
 
 def _check_widths(modules: list[Module], modules_path: Path) -> None:
-    """Each module must take the width the one before it gives, or layers fail on first use."""
+    """Each module must take the width the one before it gives, or layers fail on first use;
+    behind a Router, along each of its routes."""
+    first, *rest = modules
+    if isinstance(first, Router):
+        for route in first.routes.values():
+            _check_chain_widths([*route, *rest], modules_path)
+    else:
+        _check_chain_widths(modules, modules_path)
+
+
+def _check_chain_widths(modules: list[Module], modules_path: Path) -> None:
     width = None
     for module in modules:
         expected = module.expected_input_dimension()

@@ -93,7 +93,8 @@ class SentenceTransformer(keras.Model):
         self.default_prompt_name = default_prompt_name
         self.similarity_fn_name = similarity_fn_name
         self.truncate_dim = truncate_dim
-        self._embed_strings = self._trace_embed_strings()
+        # Route → its traced encode graph (see embedding_function); not Keras state.
+        self._embedding_functions = _FunctionCache()
 
     def __getitem__(self, index: int) -> Module:
         return self.pipeline_modules[index]
@@ -146,25 +147,33 @@ class SentenceTransformer(keras.Model):
 
     # --- the graph ----------------------------------------------------------------------------
 
-    def forward_features(self, features: dict, prompt_length=None) -> dict:
+    def modules_for_task(self, task: str | None = None) -> list[Module]:
+        """The modules texts of ``task`` go through: the first module's route for the task, then
+        the others. Only a Router picks a route by task (a ValueError names the routes when none
+        fits, as in sentence-transformers); other models ignore ``task``."""
+        first, *rest = self.pipeline_modules
+        return [*first.route(task), *rest]
+
+    def forward_features(self, features: dict, prompt_length=None, task: str | None = None) -> dict:
         """Run the modules on tokenized features; returns every feature they produce
         (``token_embeddings``, ``sentence_embedding``, ...).
 
         ``prompt_length`` (scalar int) is how many leading tokens a prompt took; pooling leaves
-        them out when its ``include_prompt`` is False. Ids and masks are checked first (see
-        ``tfst.token_ids``: a bad value raises ``tf.errors.InvalidArgumentError``).
+        them out when its ``include_prompt`` is False. ``task`` picks a Router's route. Ids and
+        masks going into a Transformer are checked first (see ``tfst.token_ids``: a bad value
+        raises ``tf.errors.InvalidArgumentError``).
         """
         encoder = getattr(self.pipeline_modules[0], "encoder", None)
         if encoder is not None:
             features = checked_token_id_features(features, encoder)
-        return self.run_modules(features, prompt_length)
+        return self.run_modules(features, prompt_length, task)
 
-    def run_modules(self, features: dict, prompt_length=None) -> dict:
+    def run_modules(self, features: dict, prompt_length=None, task: str | None = None) -> dict:
         """``forward_features`` without the checks, for ids tfst's own tokenizer made (or
         that were checked already)."""
         if prompt_length is not None:
             features = {**features, "prompt_length": prompt_length}
-        for module in self.pipeline_modules:
+        for module in self.modules_for_task(task):
             features = module(features)
         features.pop("prompt_length", None)
         return features
@@ -173,27 +182,39 @@ class SentenceTransformer(keras.Model):
         features = self.pipeline_modules[0].tokenize(sentences)
         return self.run_modules(features)["sentence_embedding"]
 
-    def prompt_length(self, prompt) -> tf.Tensor:
+    def prompt_length(self, prompt, task: str | None = None) -> tf.Tensor:
         """Tokens a prompt takes at the start of a text, 0 for no prompt.
 
         As sentence-transformers measures it: the prompt tokenized alone (truncation and
         special tokens included), minus one for the trailing special token.
         """
         prompt = tf.convert_to_tensor(prompt, tf.string)
-        tokenize = self.pipeline_modules[0].tokenize
+        tokenize = self.modules_for_task(task)[0].tokenize
         return tf.cond(
             tf.equal(prompt, ""),
             lambda: tf.constant(0, tf.int32),
             lambda: tf.reduce_sum(tokenize(prompt[tf.newaxis])["attention_mask"]) - 1,
         )
 
-    def _trace_embed_strings(self):
-        """The graph ``encode`` runs per batch: prompt + sentences → every output it can return."""
+    def embedding_function(self, task: str | None = None):
+        """The graph ``encode`` runs per batch for ``task``: ``(sentences, prompt)`` → every
+        output it can return (``prompt_length`` too, where the input module measures it).
 
+        One ``tf.function`` per route, traced on first use and kept.
+        """
+        modules = self.modules_for_task(task)
+        key = tuple(id(module) for module in modules)
+        if key not in self._embedding_functions:
+            self._embedding_functions[key] = self._trace_embed_strings(task, modules[0])
+        return self._embedding_functions[key]
+
+    def _trace_embed_strings(self, task: str | None, input_module: Module):
         def embed_strings(sentences, prompt):
-            features = self.pipeline_modules[0].tokenize(prompt + sentences)
-            prompt_length = self.prompt_length(prompt)
-            outputs = self.run_modules(features, prompt_length=prompt_length)
+            features = input_module.tokenize(prompt + sentences)
+            if not input_module.gives_prompt_length:
+                return self.run_modules(features, task=task)
+            prompt_length = self.prompt_length(prompt, task)
+            outputs = self.run_modules(features, prompt_length=prompt_length, task=task)
             return {**outputs, "prompt_length": prompt_length}
 
         return tf.function(
@@ -209,7 +230,7 @@ class SentenceTransformer(keras.Model):
         for module in self.pipeline_modules:
             if isinstance(module, Pooling):
                 module.include_prompt = bool(include_prompt)
-        self._embed_strings = self._trace_embed_strings()
+        self._embedding_functions.clear()
 
     @property
     def _default_save_signature(self):
@@ -226,10 +247,11 @@ class SentenceTransformer(keras.Model):
     # --- sentence-transformers API --------------------------------------------------------------
 
     @property
-    def max_seq_length(self) -> int:
+    def max_seq_length(self) -> int | None:
         """Longest token sequence (special tokens included) the model sees; longer input is
-        truncated."""
-        return self.pipeline_modules[0].max_seq_length
+        truncated. None when the first module has no such limit (e.g. BoW), as in
+        sentence-transformers."""
+        return getattr(self.pipeline_modules[0], "max_seq_length", None)
 
     @max_seq_length.setter
     def max_seq_length(self, value: int) -> None:
@@ -303,6 +325,7 @@ class SentenceTransformer(keras.Model):
         convert_to_tensor: bool = False,
         normalize_embeddings: bool = False,
         truncate_dim: int | None = None,
+        task: str | None = None,
     ):
         """Embed sentences the way ``sentence_transformers.SentenceTransformer.encode`` does.
 
@@ -332,6 +355,8 @@ class SentenceTransformer(keras.Model):
             convert_to_tensor: a ``tf.Tensor`` instead of NumPy.
             normalize_embeddings: unit-length sentence embeddings (after truncation).
             truncate_dim: keep the first dimensions only; defaults to ``self.truncate_dim``.
+            task: which route a Router module sends the sentences through (e.g. ``"query"``);
+                chosen as sentence-transformers chooses it. Models without a Router ignore it.
         """
         if output_value not in _OUTPUT_VALUES:
             raise ValueError(f"output_value must be one of {_OUTPUT_VALUES}, got {output_value!r}")
@@ -344,8 +369,9 @@ class SentenceTransformer(keras.Model):
             )
         if batch_size < 1:
             raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
-        prompt = self._resolve_prompt(prompt, prompt_name)
+        prompt = self.resolve_prompt(prompt, prompt_name)
         truncate_dim = self.truncate_dim if truncate_dim is None else truncate_dim
+        embed_strings = self.embedding_function(task)
         if isinstance(sentences, tf.Tensor):
             sentences = sentences.numpy()
         single = isinstance(sentences, (str, bytes))
@@ -362,7 +388,13 @@ class SentenceTransformer(keras.Model):
         ):
             indices = order[start : start + batch_size]
             batch = tf.constant([texts[i] for i in indices], dtype=tf.string)
-            outputs = self._embed_strings(batch, prompt_tensor)
+            outputs = embed_strings(batch, prompt_tensor)
+            if output_value == "token_embeddings" and "token_embeddings" not in outputs:
+                raise ValueError(
+                    "output_value='token_embeddings' needs a model that makes token embeddings; "
+                    f"this one's {type(self.modules_for_task(task)[0]).__name__} module makes "
+                    "sentence embeddings directly"
+                )
             if truncate_dim is not None:
                 outputs["sentence_embedding"] = outputs["sentence_embedding"][:, :truncate_dim]
             if output_value == "sentence_embedding":
@@ -372,17 +404,17 @@ class SentenceTransformer(keras.Model):
                 for index, embedding in zip(indices, embeddings.numpy(), strict=True):
                     results[index] = embedding
             elif output_value == "token_embeddings":
-                lengths = tf.reduce_sum(outputs["attention_mask"], axis=1).numpy()
+                kept = _token_rows(outputs["attention_mask"].numpy())
                 token_embeddings = outputs["token_embeddings"].numpy()
                 for row, index in enumerate(indices):
-                    results[index] = token_embeddings[row, : lengths[row]]
+                    results[index] = token_embeddings[row, : kept[row]]
             else:
-                prompt_length = int(outputs.pop("prompt_length"))
+                prompt_length = outputs.pop("prompt_length", None)
                 arrays = {name: value.numpy() for name, value in outputs.items()}
                 for row, index in enumerate(indices):
                     results[index] = {name: value[row] for name, value in arrays.items()}
-                    if prompt:
-                        results[index]["prompt_length"] = prompt_length
+                    if prompt and prompt_length is not None:
+                        results[index]["prompt_length"] = int(prompt_length)
 
         if output_value is None:
             if convert_to_tensor:
@@ -409,20 +441,32 @@ class SentenceTransformer(keras.Model):
         return stacked[0] if single else stacked
 
     def encode_query(self, sentences, prompt_name=None, prompt=None, **kwargs):
-        """``encode`` with the ``query`` prompt unless another prompt is given."""
-        if prompt_name is None and prompt is None and "query" in self.prompts:
-            prompt_name = "query"
-        return self.encode(sentences, prompt_name=prompt_name, prompt=prompt, **kwargs)
+        """``encode`` with ``task="query"`` and the ``query`` prompt unless another prompt is
+        given."""
+        return self.encode(sentences, **self.query_arguments(prompt_name, prompt), **kwargs)
 
     def encode_document(self, sentences, prompt_name=None, prompt=None, **kwargs):
-        """``encode`` with the first of the ``document``, ``passage``, ``corpus`` prompts."""
+        """``encode`` with ``task="document"`` and the first of the ``document``, ``passage``,
+        ``corpus`` prompts unless another prompt is given."""
+        return self.encode(sentences, **self.document_arguments(prompt_name, prompt), **kwargs)
+
+    def query_arguments(self, prompt_name=None, prompt=None) -> dict:
+        """The ``encode`` arguments ``encode_query`` passes: task, prompt name and prompt."""
+        if prompt_name is None and prompt is None and "query" in self.prompts:
+            prompt_name = "query"
+        return {"task": "query", "prompt_name": prompt_name, "prompt": prompt}
+
+    def document_arguments(self, prompt_name=None, prompt=None) -> dict:
+        """The ``encode`` arguments ``encode_document`` passes: task, prompt name and prompt."""
         if prompt_name is None and prompt is None:
             prompt_name = next(
                 (name for name in ("document", "passage", "corpus") if name in self.prompts), None
             )
-        return self.encode(sentences, prompt_name=prompt_name, prompt=prompt, **kwargs)
+        return {"task": "document", "prompt_name": prompt_name, "prompt": prompt}
 
-    def _resolve_prompt(self, prompt: str | None, prompt_name: str | None) -> str | None:
+    def resolve_prompt(self, prompt: str | None, prompt_name: str | None) -> str | None:
+        """The prompt text ``encode`` prepends: ``prompt``, else the one named ``prompt_name``,
+        else the default prompt's; None for none."""
         if prompt is not None:
             _check_prompt(prompt, "prompt")
             if prompt_name is not None:
@@ -497,6 +541,37 @@ def _check_prompt(text: object, what: str, optional: bool = False) -> None:
         raise TypeError(f"{what} must be a str, got {type(text).__name__}: {text!r:.80}")
     if problem := utf8_problem(text):
         raise ValueError(f"{what} has no UTF-8 form: it holds {problem}")
+
+
+def _token_rows(attention_mask: np.ndarray) -> np.ndarray:
+    """How many token rows ``encode(output_value="token_embeddings")`` keeps per text, as
+    sentence-transformers counts them: up to the last real token, but at least one row (a text
+    without tokens keeps its first padding row) when the batch has any."""
+    width = attention_mask.shape[1]
+    if width == 0:
+        return np.zeros(len(attention_mask), dtype=np.int64)
+    last = width - 1 - np.argmax(attention_mask[:, ::-1] != 0, axis=1)
+    return np.where(attention_mask.any(axis=1), last + 1, 1)
+
+
+class _FunctionCache:
+    """Traced functions by key, kept out of Keras' and TensorFlow's attribute tracking (a dict
+    attribute would be tracked, and its functions exported with the model)."""
+
+    def __init__(self):
+        self._functions = {}
+
+    def __contains__(self, key) -> bool:
+        return key in self._functions
+
+    def __getitem__(self, key):
+        return self._functions[key]
+
+    def __setitem__(self, key, function) -> None:
+        self._functions[key] = function
+
+    def clear(self) -> None:
+        self._functions.clear()
 
 
 def _as_string_list(sentences) -> list[str]:

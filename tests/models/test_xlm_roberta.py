@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from model_builders import build_xlm_roberta_sentence_folder
 from parity import largest_difference_from_transformers, load_encoder, random_features
-from test_core_export import serve_in_fresh_process
+from saved_model_checks import serve_in_fresh_process
 from text.sentencepiece_models import hard_multilingual_strings
 
 import tfst
@@ -131,7 +131,7 @@ def test_saved_model_in_a_fresh_process_has_core_ops_only_and_matches(name, buil
     assert report["unregistered"] == []
     assert not report["tensorflow_text_imported"] and not report["tfst_imported"]
     expected = SentenceTransformer(str(folder), device="cpu").encode(TEXTS)
-    assert np.abs(report["embeddings"] - expected).max() <= 1e-5
+    assert np.abs(report["embeddings"]["serving_default"] - expected).max() <= 1e-5
 
 
 def test_save_pretrained_round_trips_through_sentence_transformers(xlm_roberta_folder, tmp_path):

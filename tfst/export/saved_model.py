@@ -12,10 +12,19 @@ SavedModel signatures:
         Hugging Face tokenizers and TF Serving's JSON API send them) → same output
     ``from_token_ids_int32``: the same with int32 inputs
 
+A model whose first module is a Router (one pipeline per task) has no token-id signatures, since
+each route has its own tokenizer; it has one strings signature per route instead:
+    ``serving_default``: the default route, as ``encode(sentences)`` (if the Router has one)
+    ``query``: ``encode_query(sentences)``, its route and its prompt
+    ``document``: ``encode_document(sentences)``, its route and its prompt
+    one more per route no other signature reaches, named by the route: ``encode(sentences,
+        task=route)``
+
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -39,29 +48,53 @@ class ServingModule(tf.Module):
     def __init__(self, model):
         super().__init__(name="tfst_sentence_transformer")
         self._hold_untracked(model)
-        self.tokenizer = model.tokenizer
+        self.text_layers = model.pipeline_modules[0].text_layers()
         self.weights = [variable.value for variable in model.weights]
 
     @tf.__internal__.tracking.no_automatic_dependency_tracking
     def _hold_untracked(self, model):
         self._model = model
 
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="sentences")])
     def embed_sentences(self, sentences):
         return {"sentence_embedding": self._model(sentences)}
 
     def embed_token_ids(self, input_ids, attention_mask):
-        # Checked before the cast, so that an int64 id past the int32 range cannot wrap around.
-        checked = checked_token_id_features(
-            {"input_ids": input_ids, "attention_mask": attention_mask}, self._model.encoder
-        )
+        encoder = getattr(self._model.pipeline_modules[0], "encoder", None)
+        if encoder is not None:
+            # Checked before the cast, so that an int64 id past the int32 range cannot wrap.
+            checked = checked_token_id_features(
+                {"input_ids": input_ids, "attention_mask": attention_mask}, encoder
+            )
+            input_ids, attention_mask = checked["input_ids"], checked["attention_mask"]
         features = {
-            "input_ids": tf.cast(checked["input_ids"], tf.int32),
-            "attention_mask": tf.cast(checked["attention_mask"], tf.int32),
+            "input_ids": tf.cast(input_ids, tf.int32),
+            "attention_mask": tf.cast(attention_mask, tf.int32),
             "token_type_ids": tf.zeros_like(input_ids, tf.int32),
         }
         embeddings = self._model.run_modules(features)["sentence_embedding"]
         return {"sentence_embedding": embeddings}
+
+    def task_signature(self, task: str, prompt: str):
+        """``encode(sentences, task=task, prompt=prompt)``'s graph as a signature function."""
+        embed = self._model.embedding_function(task)
+
+        def embed_for_task(sentences):
+            return {
+                "sentence_embedding": embed(sentences, tf.constant(prompt))["sentence_embedding"]
+            }
+
+        function = tf.function(
+            embed_for_task, input_signature=[tf.TensorSpec([None], tf.string, name="sentences")]
+        )
+        return function.get_concrete_function()
+
+
+def _sentences_signature(module: ServingModule):
+    function = tf.function(
+        module.embed_sentences,
+        input_signature=[tf.TensorSpec([None], tf.string, name="sentences")],
+    )
+    return function.get_concrete_function()
 
 
 def _token_id_signature(module: ServingModule, dtype: tf.DType):
@@ -80,13 +113,20 @@ def with_tokenizer_ops(model, tokenizer_ops: str | None):
 
     ``None`` keeps the model's tokenizer; ``"core"`` and ``"tensorflow_text"`` give the same ids.
     """
-    if tokenizer_ops is None or model.tokenizer.ops == tokenizer_ops:
-        return model
-    if tokenizer_ops not in WORDPIECE_OPS:
+    if tokenizer_ops is not None and tokenizer_ops not in WORDPIECE_OPS:
         raise ValueError(f"tokenizer_ops must be one of {WORDPIECE_OPS}, got {tokenizer_ops!r}")
+    # Text layers other than the tokenizer.json pipeline have core ops only.
+    if tokenizer_ops is None or getattr(model.tokenizer, "ops", "core") == tokenizer_ops:
+        return model
+    input_module = model.pipeline_modules[0]
+    if not hasattr(input_module, "with_tokenizer"):
+        raise ValueError(
+            f"tokenizer_ops={tokenizer_ops!r} needs a model whose first module runs a "
+            f"tokenizer.json pipeline; this one's is a {type(input_module).__name__}"
+        )
     config = {**model.tokenizer.get_config(), "ops": tokenizer_ops}
     tokenizer = type(model.tokenizer).from_config(config)
-    first = model.pipeline_modules[0].with_tokenizer(tokenizer)
+    first = input_module.with_tokenizer(tokenizer)
     return model.replace(modules=[first, *model.pipeline_modules[1:]])
 
 
@@ -99,11 +139,33 @@ def export_saved_model(
     tokenizer ops for the export; ``None`` keeps them.
     """
     with export_folder(path, overwrite) as staging:
-        module = ServingModule(with_tokenizer_ops(model, tokenizer_ops))
-        signatures = {
-            "serving_default": module.embed_sentences.get_concrete_function(),
-            "from_token_ids": _token_id_signature(module, tf.int64),
-            "from_token_ids_int32": _token_id_signature(module, tf.int32),
-        }
+        model = with_tokenizer_ops(model, tokenizer_ops)
+        module = ServingModule(model)
+        if model.pipeline_modules[0].tasks():
+            signatures = _route_signatures(model, module)
+        else:
+            signatures = {
+                "serving_default": _sentences_signature(module),
+                "from_token_ids": _token_id_signature(module, tf.int64),
+                "from_token_ids_int32": _token_id_signature(module, tf.int32),
+            }
         tf.saved_model.save(module, str(staging), signatures=signatures)
     return Path(path)
+
+
+def _route_signatures(model, module: ServingModule) -> dict:
+    """One strings signature per route of the model's Router (see the module docstring)."""
+    signatures, reached = {}, []
+    with contextlib.suppress(ValueError):  # no default route: encode() without a task fails too
+        reached.append(model.modules_for_task(None))
+        signatures["serving_default"] = _sentences_signature(module)
+    standard = {"query": model.query_arguments(), "document": model.document_arguments()}
+    for task in model.pipeline_modules[0].tasks():
+        modules = model.modules_for_task(task)
+        if task not in standard and modules in reached:
+            continue
+        reached.append(modules)
+        arguments = standard.get(task, {"prompt": "", "prompt_name": None})
+        prompt = model.resolve_prompt(arguments["prompt"], arguments["prompt_name"]) or ""
+        signatures[task] = module.task_signature(task, prompt)
+    return signatures

@@ -19,6 +19,7 @@ from tensorflow.lite.python import schema_py_generated as tflite_schema
 
 from tfst.export.folders import TFLITE_MODEL_FILE, TFLITE_TOKENIZER_FOLDER, export_folder
 from tfst.export.saved_model import ServingModule, with_tokenizer_ops
+from tfst.modules import Transformer
 from tfst.text.tokenizer import Tokenizer
 
 
@@ -43,6 +44,14 @@ def export_tflite(model, path: str | os.PathLike, *, overwrite: bool = False) ->
     because the encoder's ``[:, None, None, :]`` mask slices have no builtin form for two
     dynamic dimensions. ``tokenizer/``'s ``serving_default`` turns strings into the ids.
     """
+    input_module = model.pipeline_modules[0]
+    if not isinstance(input_module, Transformer):
+        # The tokenizer SavedModel below calls the tokenizer.json pipeline as a Transformer
+        # does (special tokens, truncation); other input modules tokenize their own way.
+        raise ValueError(
+            "export_tflite supports models whose first module is a Transformer; this one's is "
+            f"a {type(input_module).__name__} (export a SavedModel with model.export instead)"
+        )
     with export_folder(path, overwrite) as staging:
         core_model = with_tokenizer_ops(model, "core")
         tokenizer = _TokenizerModule(core_model.tokenizer)

@@ -9,15 +9,55 @@ from __future__ import annotations
 
 from tfst.config import ConfigError
 from tfst.modules.base import PACKAGE, LoadOptions, Module
+from tfst.modules.bow import BoW
+from tfst.modules.cnn import CNN
 from tfst.modules.dense import Dense
+from tfst.modules.dropout import Dropout
+from tfst.modules.layer_norm import LayerNorm
+from tfst.modules.lstm import LSTM
 from tfst.modules.normalize import Normalize
 from tfst.modules.pooling import Pooling
+from tfst.modules.router import Router
+from tfst.modules.static_embedding import StaticEmbedding
 from tfst.modules.transformer import Transformer
+from tfst.modules.word_embeddings import WordEmbeddings
+from tfst.modules.word_weights import WordWeights
 
-MODULES: tuple[type[Module], ...] = (Transformer, Pooling, Dense, Normalize)
+MODULES: tuple[type[Module], ...] = (
+    Transformer,
+    StaticEmbedding,
+    WordEmbeddings,
+    BoW,
+    Router,
+    WordWeights,
+    LSTM,
+    CNN,
+    Pooling,
+    Dense,
+    LayerNorm,
+    Dropout,
+    Normalize,
+)
 _BY_NAME = {name: module for module in MODULES for name in module.type_names}
 
-__all__ = ["MODULES", "Dense", "LoadOptions", "Module", "Normalize", "Pooling", "Transformer"]
+__all__ = [
+    "CNN",
+    "LSTM",
+    "MODULES",
+    "BoW",
+    "Dense",
+    "Dropout",
+    "LayerNorm",
+    "LoadOptions",
+    "Module",
+    "Normalize",
+    "Pooling",
+    "Router",
+    "StaticEmbedding",
+    "Transformer",
+    "WordEmbeddings",
+    "WordWeights",
+]
 
 
 def module_class(type_name: str, where: str) -> type[Module]:

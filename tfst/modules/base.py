@@ -4,8 +4,20 @@ sentence-transformers chains the modules ``modules.json`` lists, passing a dict 
 one to the next (``input_ids``, ``attention_mask``, ``token_embeddings``, ``sentence_embedding``,
 ...). tfst does the same inside one Keras model: each module is a Keras layer whose ``call`` takes
 and returns that dict, and which knows its ``modules.json`` type names, how to build itself from
-its folder (configuration and weights) and how to save itself back. The first module is an
-*input* module: it also turns raw strings into features (``tokenize``).
+its folder (configuration and weights) and how to save itself back.
+
+The first module is an *input* module (``is_input``): it also turns raw strings into features.
+Besides what every module has, an input module provides:
+
+- ``tokenize(strings) -> features``: a 1-D ``tf.string`` batch → the features its ``call`` takes;
+- ``tokenizer``: the layer that turns text into ids (``tfst info`` asks its ``vocabulary_size()``);
+- ``max_seq_length`` where the module truncates texts (the model reads None where it has none);
+- ``text_layers()``: the layers holding TensorFlow resources (lookup tables), which an exported
+  SavedModel must track;
+- ``gives_prompt_length``: whether it measures a prompt's tokens for ``Pooling(include_prompt=
+  False)``, as sentence-transformers' Transformer does and its other input modules do not;
+- ``route(task)`` and ``tasks()``, which only a Router overrides: a Router stands for several
+  pipelines and picks one by task (``encode_query``, ``encode_document``, ``encode(task=...)``).
 """
 
 from __future__ import annotations
@@ -41,6 +53,8 @@ class Module(keras.layers.Layer):
         has_folder: whether it reads a folder at all (Normalize does not: sentence-transformers
             may not even create one).
         is_input: whether it takes raw strings (``tokenize``) and must come first.
+        gives_prompt_length: (input modules) whether ``encode`` passes the prompt's token count
+            on in the features, for ``Pooling(include_prompt=False)``.
     """
 
     type_names: ClassVar[tuple[str, ...]]
@@ -49,6 +63,7 @@ class Module(keras.layers.Layer):
     has_weights: ClassVar[bool] = False
     has_folder: ClassVar[bool] = True
     is_input: ClassVar[bool] = False
+    gives_prompt_length: ClassVar[bool] = False
 
     @classmethod
     def from_folder(cls, folder: Path, options: LoadOptions) -> Module:
@@ -58,6 +73,12 @@ class Module(keras.layers.Layer):
     def save(self, folder: Path) -> None:
         """Write the module's configuration (and weights) into ``folder``, which exists."""
         raise NotImplementedError
+
+    @classmethod
+    def weight_folders(cls, folder: Path) -> list[str]:
+        """Folders below ``folder`` (relative, "" for itself) whose weights files the module
+        reads, for the Hub route to fetch; a Router reads its modules' from its configuration."""
+        return [""] if cls.has_weights else []
 
     def output_dimension(self, input_dimension: int | None) -> int | None:
         """Width of the sentence embedding after this module, given the width before it (None
@@ -71,6 +92,23 @@ class Module(keras.layers.Layer):
     def describe(self) -> str:
         """One line for ``tfst info``."""
         return type(self).__name__
+
+    def text_layers(self) -> list[keras.layers.Layer]:
+        """(Input modules) the layers holding the TensorFlow resources that turn text into
+        features, which an exported SavedModel must track."""
+        return []
+
+    def route(self, task: str | None) -> list[Module]:
+        """The modules texts of ``task`` go through in place of this one.
+
+        A module is its own route and ignores the task, as sentence-transformers ignores
+        ``encode(task=...)`` for models without a Router; a Router returns one of its routes.
+        """
+        return [self]
+
+    def tasks(self) -> tuple[str, ...]:
+        """Task names that select a route of their own (a Router's); none for other modules."""
+        return ()
 
     def compute_output_spec(self, features: dict[str, Any]) -> dict[str, Any]:
         return dict(features)

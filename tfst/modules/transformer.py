@@ -43,6 +43,7 @@ class Transformer(Module):
     folder_name = ""
     has_weights = True
     is_input = True
+    gives_prompt_length = True
 
     def __init__(self, tokenizer: Tokenizer, encoder, **kwargs):
         super().__init__(**kwargs)
@@ -156,6 +157,9 @@ class Transformer(Module):
     def tokenize(self, strings, pairs=None) -> dict:
         """Strings (or pairs of strings) → ``input_ids``, ``attention_mask``, ``token_type_ids``."""
         return self.tokenizer(strings, pairs)
+
+    def text_layers(self) -> list:
+        return [self.tokenizer]
 
     def build(self, input_shape=None):
         if not self.encoder.built:
