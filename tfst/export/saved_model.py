@@ -1,4 +1,5 @@
-"""The SavedModel export: raw strings in, sentence embeddings out, in one TensorFlow graph.
+"""The SavedModel export: raw strings in, sentence embeddings (or cross-encoder scores) out, in
+one TensorFlow graph.
 
 The tokenizer, encoder, pooling, dense and normalize layers all live in the SavedModel's graph,
 so serving needs only TensorFlow: nothing to keep aligned on the client side. With the default
@@ -12,6 +13,15 @@ SavedModel signatures:
         Hugging Face tokenizers and TF Serving's JSON API send them) → same output
     ``from_token_ids_int32``: the same with int32 inputs
 
+A cross-encoder's SavedModel (``export_cross_encoder``) has:
+    ``serving_default``: ``queries``, ``documents`` (1-D tf.string, one pair per row) →
+        ``{"scores": ..., "logits": [batch, labels]}``; ``scores`` is what ``predict`` returns
+        by default: the model's activation of the logits, ``[batch]`` for one label (else
+        ``[batch, labels]``). Prompts are not applied.
+    ``from_token_ids``: ``input_ids``, ``attention_mask`` and, when the tokenizer gives the model
+        ``token_type_ids`` (BERT: 0 for the query, 1 for the document), ``token_type_ids``
+        (int64 ``[batch, seq]``) → same outputs
+    ``from_token_ids_int32``: the same with int32 inputs
 """
 
 from __future__ import annotations
@@ -25,7 +35,7 @@ import tensorflow as tf
 from tfst.text.models.wordpiece import WORDPIECE_OPS
 
 
-class ServingModule(tf.Module):
+class ServingState(tf.Module):
     """Holds the signature functions and exactly the state they read: the tokenizer's resources
     and the model's weights as plain ``tf.Variable``s.
 
@@ -35,8 +45,8 @@ class ServingModule(tf.Module):
     variables the checkpoint never restored.
     """
 
-    def __init__(self, model):
-        super().__init__(name="tfst_sentence_transformer")
+    def __init__(self, model, name: str):
+        super().__init__(name=name)
         self._hold_untracked(model)
         self.tokenizer = model.tokenizer
         self.weights = [variable.value for variable in model.weights]
@@ -44,6 +54,13 @@ class ServingModule(tf.Module):
     @tf.__internal__.tracking.no_automatic_dependency_tracking
     def _hold_untracked(self, model):
         self._model = model
+
+
+class ServingModule(ServingState):
+    """A sentence-transformer's signature functions."""
+
+    def __init__(self, model):
+        super().__init__(model, name="tfst_sentence_transformer")
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="sentences")])
     def embed_sentences(self, sentences):
@@ -58,13 +75,43 @@ class ServingModule(tf.Module):
         return {"sentence_embedding": self._model.forward_features(features)["sentence_embedding"]}
 
 
-def _token_id_signature(module: ServingModule, dtype: tf.DType):
-    function = tf.function(
-        module.embed_token_ids,
+class CrossEncoderServingModule(ServingState):
+    """A cross-encoder's signature functions."""
+
+    def __init__(self, model):
+        super().__init__(model, name="tfst_cross_encoder")
+
+    @tf.function(
         input_signature=[
-            tf.TensorSpec([None, None], dtype, name="input_ids"),
-            tf.TensorSpec([None, None], dtype, name="attention_mask"),
-        ],
+            tf.TensorSpec([None], tf.string, name="queries"),
+            tf.TensorSpec([None], tf.string, name="documents"),
+        ]
+    )
+    def score_pairs(self, queries, documents):
+        return self._outputs(self._model(queries, documents))
+
+    def score_token_ids(self, input_ids, attention_mask, token_type_ids=None):
+        features = {
+            "input_ids": tf.cast(input_ids, tf.int32),
+            "attention_mask": tf.cast(attention_mask, tf.int32),
+            "token_type_ids": tf.cast(
+                tf.zeros_like(input_ids) if token_type_ids is None else token_type_ids, tf.int32
+            ),
+        }
+        return self._outputs(self._model.forward_features(features)["scores"])
+
+    def _outputs(self, logits):
+        scores = self._model.activation_fn(logits)
+        if self._model.num_labels == 1:
+            scores = scores[:, 0]
+        return {"scores": scores, "logits": logits}
+
+
+def _token_id_signature(function, names: tuple[str, ...], dtype: tf.DType):
+    """``function`` traced on ``[batch, seq]`` integer inputs named ``names``."""
+    function = tf.function(
+        function,
+        input_signature=[tf.TensorSpec([None, None], dtype, name=name) for name in names],
     )
     return function.get_concrete_function()
 
@@ -111,10 +158,30 @@ def export_saved_model(
     """
     path = prepare_export_folder(path, overwrite)
     module = ServingModule(with_tokenizer_ops(model, tokenizer_ops))
+    names = ("input_ids", "attention_mask")
     signatures = {
         "serving_default": module.embed_sentences.get_concrete_function(),
-        "from_token_ids": _token_id_signature(module, tf.int64),
-        "from_token_ids_int32": _token_id_signature(module, tf.int32),
+        "from_token_ids": _token_id_signature(module.embed_token_ids, names, tf.int64),
+        "from_token_ids_int32": _token_id_signature(module.embed_token_ids, names, tf.int32),
+    }
+    tf.saved_model.save(module, str(path), signatures=signatures)
+    return path
+
+
+def export_cross_encoder(
+    model, path: str | os.PathLike, *, overwrite: bool = False, tokenizer_ops: str | None = None
+) -> Path:
+    """Write a ``tfst.CrossEncoder`` as a SavedModel at ``path`` (signatures in the module
+    docstring); ``tokenizer_ops`` as for ``export_saved_model``."""
+    path = prepare_export_folder(path, overwrite)
+    module = CrossEncoderServingModule(with_tokenizer_ops(model, tokenizer_ops))
+    names = ("input_ids", "attention_mask")
+    if model.tokenizer.return_token_type_ids:
+        names += ("token_type_ids",)
+    signatures = {
+        "serving_default": module.score_pairs.get_concrete_function(),
+        "from_token_ids": _token_id_signature(module.score_token_ids, names, tf.int64),
+        "from_token_ids_int32": _token_id_signature(module.score_token_ids, names, tf.int32),
     }
     tf.saved_model.save(module, str(path), signatures=signatures)
     return path
