@@ -16,41 +16,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tensorflow as tf
+from fresh_process import run_in_fresh_process
 from hard_strings import ALL_HARD_STRINGS
 from sentences import parity_corpus
 from tokenizer_helpers import layer_from_folder
 
 TEXTS = parity_corpus()[:60] + [text for text in ALL_HARD_STRINGS if len(text) <= 120]
 
-FRESH_PROCESS = """
-import json, sys
-
-class BlockTensorflowText:
-    def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] == "tensorflow_text":
-            raise ImportError(f"{name} is blocked in this test")
-
-sys.meta_path.insert(0, BlockTensorflowText())
-import numpy as np
-import tensorflow as tf
-from tensorflow.core.protobuf import saved_model_pb2
-from tensorflow.python.framework import op_def_registry
-
-def unregistered_ops(folder):
-    saved_model = saved_model_pb2.SavedModel()
-    with open(f"{folder}/saved_model.pb", "rb") as file:
-        saved_model.ParseFromString(file.read())
-    ops, functions = set(), set()
-    for graph in (meta.graph_def for meta in saved_model.meta_graphs):
-        ops |= {node.op for node in graph.node}
-        for function in graph.library.function:
-            functions.add(function.signature.name)
-            ops |= {node.op for node in function.node_def}
-    ops -= functions  # a node may call a library function by name
-    return sorted(ops), sorted(op for op in ops if op_def_registry.get(op) is None)
-
-request = json.loads(open(sys.argv[1], encoding="utf-8").read())
-report = {}
+SERVE_TEXTS = """
 report["ops"], report["unregistered"] = unregistered_ops(request["export"])
 _, report["control_unregistered"] = unregistered_ops(request["control"])
 serve = tf.saved_model.load(request["export"]).signatures["serving_default"]
@@ -60,9 +33,6 @@ embeddings = [
     for start in range(0, len(texts), 64)
 ]
 np.save(request["embeddings"], np.concatenate(embeddings))
-report["tensorflow_text_imported"] = "tensorflow_text" in sys.modules
-report["tfst_imported"] = any(name.split(".")[0] == "tfst" for name in sys.modules)
-print(json.dumps(report))
 """
 
 
@@ -95,15 +65,7 @@ def fresh_process(core_export, tensorflow_text_tokenizer_export, tmp_path_factor
         "texts": TEXTS,
         "embeddings": str(folder / "embeddings.npy"),
     }
-    (folder / "request.json").write_text(json.dumps(request), encoding="utf-8")
-    result = subprocess.run(
-        [sys.executable, "-c", FRESH_PROCESS, str(folder / "request.json")],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    report = json.loads(result.stdout.strip().splitlines()[-1])
+    report = run_in_fresh_process(SERVE_TEXTS, request, folder)
     report["embeddings"] = np.load(folder / "embeddings.npy")
     return report
 
