@@ -192,10 +192,18 @@ def command_verify(args) -> int:
 
 
 def command_info(args) -> int:
-    model = _load(args)
+    from tfst.cross_encoder import activation_path_of
+    from tfst.loading import is_cross_encoder_folder
+
+    cross_encoder = is_cross_encoder_folder(_model_folder(args))
+    model = _load_cross_encoder(args) if cross_encoder else _load(args)
     print(f"model: {args.model}")
     print(f"pipeline: {' → '.join(module.describe() for module in model.pipeline_modules)}")
-    print(f"embedding dimension: {model.get_sentence_embedding_dimension()}")
+    if cross_encoder:
+        activation = activation_path_of(model.activation_fn) or "custom"
+        print(f"cross-encoder labels: {', '.join(model.head.labels)} (activation: {activation})")
+    else:
+        print(f"embedding dimension: {model.get_sentence_embedding_dimension()}")
     print(f"max sequence length: {model.max_seq_length}")
     print(f"vocabulary size: {model.tokenizer.vocabulary_size()}")
     return 0
@@ -321,7 +329,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     add(
         "info",
-        "Print the module pipeline, dimensions, max length and vocabulary size.",
+        "Print the module pipeline, dimensions (a cross-encoder's labels and activation), max "
+        "length and vocabulary size.",
         command_info,
     )
 

@@ -72,7 +72,8 @@ def activation_function_path(name: str, where: str) -> str | None:
     return None
 
 
-def _activation_path_of(function: Callable) -> str | None:
+def activation_path_of(function: Callable) -> str | None:
+    """The ``ACTIVATION_FUNCTIONS`` path of one of its functions, None for any other."""
     return next((path for path, f in ACTIVATION_FUNCTIONS.items() if f is function), None)
 
 
@@ -92,7 +93,9 @@ class CrossEncoder(keras.Model):
         default_prompt_name: the prompt ``predict`` and ``rank`` use when given none.
 
     Build one with ``tfst.load_cross_encoder(...)``. Calling the model on two 1-D string tensors
-    ``(queries, documents)`` gives the logits ``[batch, num_labels]`` (no activation, no prompt).
+    ``model(queries, documents)`` (or on the pair ``model((queries, documents))``, as Keras' ``fit``
+    does) gives the logits ``[batch, num_labels]`` (no activation, no prompt). ``predict``
+    replaces Keras' own: it is sentence-transformers'.
 
     Example:
         >>> model = tfst.load_cross_encoder("cross-encoder/ms-marco-MiniLM-L6-v2")
@@ -204,7 +207,10 @@ class CrossEncoder(keras.Model):
             features = module(features)
         return features
 
-    def call(self, queries, documents):
+    def call(self, queries, documents=None):
+        # Keras' fit, evaluate and functional models pass the inputs as one (queries, documents).
+        if documents is None:
+            queries, documents = queries
         features = self.pipeline_modules[0].tokenize(queries, documents)
         return self.forward_features(features)["scores"]
 
@@ -237,6 +243,8 @@ class CrossEncoder(keras.Model):
         )
 
     def compute_output_spec(self, queries, documents=None):
+        if documents is None:
+            queries, documents = queries
         return keras.KerasTensor((queries.shape[0], self.num_labels), dtype="float32")
 
     # --- sentence-transformers API --------------------------------------------------------------
@@ -383,7 +391,7 @@ class CrossEncoder(keras.Model):
         return export_cross_encoder(self, path, overwrite=overwrite, tokenizer_ops=tokenizer_ops)
 
     def _activation_path(self) -> str:
-        path = _activation_path_of(self.activation_fn)
+        path = activation_path_of(self.activation_fn)
         if path is None:
             raise ValueError(
                 f"activation_fn {self.activation_fn!r} cannot be saved: sentence-transformers "

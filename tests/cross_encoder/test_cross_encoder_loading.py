@@ -168,3 +168,32 @@ def test_tfst_load_points_a_cross_encoder_to_load_cross_encoder(cross_encoder_fo
 def test_an_embedding_model_is_not_a_cross_encoder(minilm_folder):
     with pytest.raises(ConfigError, match="does not name BertForSequenceClassification"):
         tfst.load_cross_encoder(minilm_folder)
+
+
+def test_fine_tuned_in_keras_and_saved_it_scores_the_same_in_sentence_transformers(
+    cross_encoder_folder, tmp_path
+):
+    import keras
+    import tensorflow as tf
+    from sentence_transformers import CrossEncoder
+
+    model = tfst.load_cross_encoder(cross_encoder_folder("distilbert_1_label", "classic"))
+    queries = ["what is a cat", "capital of France", "how tall is Everest", "best pasta"] * 4
+    documents = ["a cat is an animal", "Paris", "8849 m", "carbonara"] * 4
+    labels = np.array([1, 1, 0, 0] * 4, np.float32)[:, None]
+    pairs = list(zip(queries, documents, strict=True))
+    before = model.predict(pairs)
+    model.compile(
+        optimizer=keras.optimizers.Adam(1e-3),
+        loss=keras.losses.BinaryCrossentropy(from_logits=True),
+    )
+    model.fit(
+        tf.data.Dataset.from_tensor_slices(((queries, documents), labels)).batch(8),
+        epochs=2,
+        verbose=0,
+    )
+    after = model.predict(pairs)
+    assert np.abs(after - before).max() > 1e-3
+    model.save_pretrained(tmp_path / "fine_tuned")
+    reloaded = CrossEncoder(str(tmp_path / "fine_tuned"), device="cpu")
+    assert np.abs(reloaded.predict(pairs) - after).max() <= TOLERANCE
