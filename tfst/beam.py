@@ -1,4 +1,4 @@
-"""Embed a large corpus with Apache Beam: a RunInference model handler and the embed-corpus job.
+"""Embed a large corpus with Apache Beam: RunInference model handlers and the embed-corpus job.
 
 Needs the ``beam`` extra: ``pip install "tensorflow-sentence-transformers[beam]"``. ``import tfst``
 never imports this module (nor Apache Beam).
@@ -7,6 +7,13 @@ Inside any Beam pipeline, ``(id, text)`` pairs in, ``(id, PredictionResult)`` ou
 
     embedded = keyed_texts | RunInference(
         KeyedModelHandler(SentenceEmbeddingModelHandler("minilm_savedmodel/"))
+    )
+
+A cross-encoder scores ``(id, (query, document))`` the same way, ``(id, PredictionResult)`` out
+with the pair's score (what ``CrossEncoder.predict`` returns)::
+
+    scored = keyed_pairs | RunInference(
+        KeyedModelHandler(CrossEncoderModelHandler("reranker_savedmodel/"))
     )
 
 ``embed_corpus`` is the whole job behind ``tfst embed-corpus``: JSONL or text files in, Parquet
@@ -56,13 +63,41 @@ PARQUET_SCHEMA = pyarrow.schema(
 )
 
 Encoder = Callable[[list[str]], np.ndarray]
+Scorer = Callable[[list[str], list[str]], np.ndarray]
 
 _texts_read = Metrics.counter(METRICS_NAMESPACE, "texts")
 _bad_lines = Metrics.counter(METRICS_NAMESPACE, BAD_LINES)
 _embeddings_written = Metrics.counter(METRICS_NAMESPACE, "embeddings")
 
 
-class SentenceEmbeddingModelHandler(ModelHandler[str, PredictionResult, Encoder]):
+class _TfstModelHandler(ModelHandler):
+    """What both handlers share: Beam's batching bounds, the model URI, no inference_args."""
+
+    def __init__(
+        self, model_uri: str, *, min_batch_size: int = 8, max_batch_size: int = 32, **kwargs
+    ):
+        if max_batch_size < 1:
+            raise ValueError(f"max_batch_size must be at least 1, got {max_batch_size}")
+        super().__init__(
+            min_batch_size=min(min_batch_size, max_batch_size),
+            max_batch_size=max_batch_size,
+            **kwargs,
+        )
+        self.model_uri = model_uri
+
+    def validate_inference_args(self, inference_args: dict[str, Any] | None) -> None:
+        if inference_args:
+            raise ValueError(
+                f"the tfst model handler takes no inference_args, got {inference_args}"
+            )
+
+    def get_metrics_namespace(self) -> str:
+        return METRICS_NAMESPACE
+
+
+class SentenceEmbeddingModelHandler(
+    _TfstModelHandler, ModelHandler[str, PredictionResult, Encoder]
+):
     """A Beam RunInference model handler: texts in, ``PredictionResult(text, embedding)`` out.
 
     Each worker loads the model once; Beam's ``BatchElements`` groups texts into batches whose
@@ -79,18 +114,6 @@ class SentenceEmbeddingModelHandler(ModelHandler[str, PredictionResult, Encoder]
             longest text, so much larger batches of mixed lengths waste work on padding.
         **kwargs: passed to Beam's ``ModelHandler`` (e.g. ``large_model=True``, ``env_vars``).
     """
-
-    def __init__(
-        self, model_uri: str, *, min_batch_size: int = 8, max_batch_size: int = 32, **kwargs
-    ):
-        if max_batch_size < 1:
-            raise ValueError(f"max_batch_size must be at least 1, got {max_batch_size}")
-        super().__init__(
-            min_batch_size=min(min_batch_size, max_batch_size),
-            max_batch_size=max_batch_size,
-            **kwargs,
-        )
-        self.model_uri = model_uri
 
     def load_model(self) -> Encoder:
         if is_saved_model(self.model_uri):
@@ -112,17 +135,51 @@ class SentenceEmbeddingModelHandler(ModelHandler[str, PredictionResult, Encoder]
             for text, embedding in zip(batch, embeddings, strict=True)
         ]
 
-    def validate_inference_args(self, inference_args: dict[str, Any] | None) -> None:
-        if inference_args:
-            raise ValueError(
-                f"the tfst model handler takes no inference_args, got {inference_args}"
-            )
-
     def get_num_bytes(self, batch: Sequence[str]) -> int:
         return sum(len(text.encode("utf-8")) for text in batch)
 
-    def get_metrics_namespace(self) -> str:
-        return METRICS_NAMESPACE
+
+class CrossEncoderModelHandler(
+    _TfstModelHandler, ModelHandler[tuple[str, str], PredictionResult, Scorer]
+):
+    """A Beam RunInference model handler for cross-encoders: ``(query, document)`` pairs in,
+    ``PredictionResult(pair, score)`` out; ``KeyedModelHandler`` carries ids as for
+    :class:`SentenceEmbeddingModelHandler`, whose arguments it takes.
+
+    ``model_uri`` is a SavedModel written by ``tfst export`` / ``CrossEncoder.export`` (scores
+    are its ``serving_default`` ``scores``: the model's activation, no prompt), or a Hub id /
+    folder that each worker loads with ``tfst.load_cross_encoder``. A score is a float32 scalar
+    for one label, else a ``[num_labels]`` vector.
+    """
+
+    def load_model(self) -> Scorer:
+        if is_saved_model(self.model_uri):
+            return _SavedModelScorer(self.model_uri)
+        import tfst
+
+        model = tfst.load_cross_encoder(self.model_uri)
+        return lambda queries, documents: model.predict(
+            list(zip(queries, documents, strict=True)),
+            batch_size=len(queries),
+            show_progress_bar=False,
+        )
+
+    def run_inference(
+        self,
+        batch: Sequence[tuple[str, str]],
+        model: Scorer,
+        inference_args: dict[str, Any] | None = None,
+    ) -> Iterable[PredictionResult]:
+        scores = model([query for query, _ in batch], [document for _, document in batch])
+        return [
+            PredictionResult(pair, score, self.model_uri)
+            for pair, score in zip(batch, scores, strict=True)
+        ]
+
+    def get_num_bytes(self, batch: Sequence[tuple[str, str]]) -> int:
+        return sum(
+            len(query.encode("utf-8")) + len(document.encode("utf-8")) for query, document in batch
+        )
 
 
 def _load_saved_model(path: str):
@@ -153,6 +210,24 @@ class _SavedModelEncoder:
 
         sentences = tf.constant(texts, tf.string)
         return self.serving(sentences=sentences)["sentence_embedding"].numpy()
+
+
+class _SavedModelScorer:
+    """A tfst cross-encoder SavedModel's ``serving_default`` as a (queries, documents) → NumPy
+    function."""
+
+    def __init__(self, path: str):
+        # Keep the loaded object: the signature's variables live only as long as it does.
+        self.saved_model = _load_saved_model(path)
+        self.serving = self.saved_model.signatures["serving_default"]
+
+    def __call__(self, queries: list[str], documents: list[str]) -> np.ndarray:
+        import tensorflow as tf
+
+        outputs = self.serving(
+            queries=tf.constant(queries, tf.string), documents=tf.constant(documents, tf.string)
+        )
+        return outputs["scores"].numpy()
 
 
 def is_saved_model(path: str) -> bool:

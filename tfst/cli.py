@@ -1,4 +1,4 @@
-"""``tfst`` command line: export, encode, verify and inspect sentence-transformers models.
+"""``tfst`` command line: export, encode, rerank, verify and inspect sentence-transformers models.
 
 Every command takes MODEL as a Hugging Face Hub id or a local folder. Errors print one line to
 stderr and exit non-zero; ``TFST_DEBUG=1`` shows the traceback instead.
@@ -47,29 +47,56 @@ def _load(args):
     )
 
 
+def _model_folder(args) -> Path:
+    from tfst.hub import resolve_model_folder
+
+    return resolve_model_folder(
+        args.model,
+        revision=args.revision,
+        cache_dir=args.cache_dir,
+        local_files_only=args.local_files_only,
+    )
+
+
+def _load_cross_encoder(args):
+    import tfst
+
+    return tfst.load_cross_encoder(
+        args.model,
+        revision=args.revision,
+        cache_dir=args.cache_dir,
+        local_files_only=args.local_files_only,
+    )
+
+
 def _read_texts(path: Path, text_field: str) -> list[str]:
     if not path.is_file():
         raise CommandError(f"input file {path} not found")
-    if path.suffix == ".jsonl":
-        texts = []
-        with _open_utf8(path) as file:
-            for line_number, line in enumerate(file, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    record = json.loads(line)
-                except (json.JSONDecodeError, RecursionError) as error:
-                    reason = error if isinstance(error, ValueError) else "nested too deeply"
-                    raise CommandError(f"{path}:{line_number}: not valid JSON ({reason})") from None
-                if not isinstance(record, dict) or not isinstance(record.get(text_field), str):
-                    raise CommandError(f"{path}:{line_number}: no string field {text_field!r}")
-                problem = utf8_problem(record[text_field])
-                if problem:
-                    raise CommandError(f"{path}:{line_number}: {text_field!r} holds {problem}")
-                texts.append(record[text_field])
-        return texts
     with _open_utf8(path) as file:
-        return [line.rstrip("\n").rstrip("\r") for line in file]
+        return _texts_from_lines(
+            file, str(path), jsonl=path.suffix == ".jsonl", text_field=text_field
+        )
+
+
+def _texts_from_lines(lines, source: str, *, jsonl: bool, text_field: str) -> list[str]:
+    """One text per line, or per JSON record's ``text_field`` (blank lines skipped)."""
+    if not jsonl:
+        return [line.rstrip("\n").rstrip("\r") for line in lines]
+    texts = []
+    for line_number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except (json.JSONDecodeError, RecursionError) as error:
+            reason = error if isinstance(error, ValueError) else "nested too deeply"
+            raise CommandError(f"{source}:{line_number}: not valid JSON ({reason})") from None
+        if not isinstance(record, dict) or not isinstance(record.get(text_field), str):
+            raise CommandError(f"{source}:{line_number}: no string field {text_field!r}")
+        if problem := utf8_problem(record[text_field]):
+            raise CommandError(f"{source}:{line_number}: {text_field!r} holds {problem}")
+        texts.append(record[text_field])
+    return texts
 
 
 def _open_utf8(path: Path) -> io.StringIO:
@@ -84,9 +111,46 @@ def _npy_path(output: str) -> str:
 
 
 def command_export(args) -> int:
-    model = _load(args)
+    from tfst.loading import is_cross_encoder_folder
+
+    if is_cross_encoder_folder(_model_folder(args)):
+        model, signature = _load_cross_encoder(args), "queries, documents → scores"
+    else:
+        model, signature = _load(args), "strings → sentence_embedding"
     path = model.export(args.outdir, overwrite=args.overwrite, tokenizer_ops=args.tokenizer_ops)
-    print(f"exported {args.model} to {path} (serving_default: strings → sentence_embedding)")
+    print(f"exported {args.model} to {path} (serving_default: {signature})")
+    return 0
+
+
+def command_rerank(args) -> int:
+    if args.documents == "-":
+        documents = _texts_from_lines(
+            sys.stdin, "stdin", jsonl=args.jsonl, text_field=args.text_field
+        )
+    else:
+        path = Path(args.documents)
+        if not path.is_file():
+            raise CommandError(f"documents file {path} not found")
+        with open(path, encoding="utf-8") as file:
+            documents = _texts_from_lines(
+                file,
+                str(path),
+                jsonl=args.jsonl or path.suffix == ".jsonl",
+                text_field=args.text_field,
+            )
+    if args.top_k is not None and args.top_k < 1:
+        raise CommandError(f"--top-k must be at least 1, got {args.top_k}")
+    model = _load_cross_encoder(args)
+    ranking = model.rank(
+        args.query,
+        documents,
+        top_k=args.top_k,
+        return_documents=True,
+        batch_size=args.batch_size,
+        show_progress_bar=not args.quiet,
+    )
+    for result in ranking:
+        print(json.dumps(result, ensure_ascii=False))
     return 0
 
 
@@ -144,10 +208,18 @@ def command_verify(args) -> int:
 
 
 def command_info(args) -> int:
-    model = _load(args)
+    from tfst.cross_encoder import activation_path_of
+    from tfst.loading import is_cross_encoder_folder
+
+    cross_encoder = is_cross_encoder_folder(_model_folder(args))
+    model = _load_cross_encoder(args) if cross_encoder else _load(args)
     print(f"model: {args.model}")
     print(f"pipeline: {' → '.join(module.describe() for module in model.pipeline_modules)}")
-    print(f"embedding dimension: {model.get_sentence_embedding_dimension()}")
+    if cross_encoder:
+        activation = activation_path_of(model.activation_fn) or "custom"
+        print(f"cross-encoder labels: {', '.join(model.head.labels)} (activation: {activation})")
+    else:
+        print(f"embedding dimension: {model.get_sentence_embedding_dimension()}")
     print(f"max sequence length: {model.max_seq_length}")
     print(f"vocabulary size: {model.tokenizer.vocabulary_size()}")
     return 0
@@ -199,7 +271,8 @@ def command_embed_corpus(args) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tfst",
-        description="sentence-transformers models in TensorFlow: export, encode, verify, inspect.",
+        description="sentence-transformers models in TensorFlow: export, encode, rerank, verify, "
+        "inspect.",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -220,7 +293,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     export = add(
         "export",
-        "Write a TensorFlow SavedModel: raw strings in, sentence embeddings out.",
+        "Write a TensorFlow SavedModel: raw strings in, sentence embeddings out (for a "
+        "cross-encoder: query and document strings in, scores out).",
         command_export,
     )
     export.add_argument("outdir", metavar="OUTDIR", help="folder to write (must be empty)")
@@ -234,6 +308,26 @@ def build_parser() -> argparse.ArgumentParser:
         "(TF Serving, TF Java, saved_model_cli); 'tensorflow_text' (same ids) needs "
         "tensorflow-text where it is served",
     )
+
+    rerank = add(
+        "rerank",
+        "Rank documents for a query with a cross-encoder; prints one JSON line per document "
+        "(corpus_id, score, text), best first.",
+        command_rerank,
+    )
+    rerank.add_argument("--query", required=True, help="the query text")
+    rerank.add_argument(
+        "--documents",
+        default="-",
+        help="file with one document per line, or a .jsonl of records (default: stdin)",
+    )
+    rerank.add_argument(
+        "--jsonl", action="store_true", help="the documents are JSON records (as a .jsonl file)"
+    )
+    rerank.add_argument("--text-field", default="text", help="JSONL field with the document")
+    rerank.add_argument("--top-k", type=int, help="print only the best K documents")
+    rerank.add_argument("--batch-size", type=int, default=32, help="pairs per batch")
+    rerank.add_argument("--quiet", action="store_true", help="no progress bar")
 
     encode = add(
         "encode", "Embed the lines of a .txt or records of a .jsonl into a .npy.", command_encode
@@ -254,7 +348,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     add(
         "info",
-        "Print the module pipeline, dimensions, max length and vocabulary size.",
+        "Print the module pipeline, dimensions (a cross-encoder's labels and activation), max "
+        "length and vocabulary size.",
         command_info,
     )
 

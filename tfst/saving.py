@@ -30,18 +30,6 @@ def save_pretrained(model, path: str | os.PathLike) -> Path:
         >>> model.save_pretrained("my-finetuned-model")
         >>> sentence_transformers.SentenceTransformer("my-finetuned-model")
     """
-    folder = Path(path)
-    folder.mkdir(parents=True, exist_ok=True)
-    entries = []
-    for index, module in enumerate(model.pipeline_modules):
-        module_path = f"{index}_{module.folder_name}" if module.folder_name else ""
-        module_folder = real_folder(folder / module_path) if module_path else folder
-        module.save(module_folder)
-        entries.append(
-            {"idx": index, "name": str(index), "path": module_path, "type": module.saved_type}
-        )
-    write_json(folder / "modules.json", entries)
-
     model_config = {
         "model_type": "SentenceTransformer",
         "__version__": {"tfst": __version__},
@@ -51,5 +39,22 @@ def save_pretrained(model, path: str | os.PathLike) -> Path:
     }
     if model.truncate_dim is not None:
         model_config["truncate_dim"] = model.truncate_dim
+    return save_modules(model.pipeline_modules, path, model_config)
+
+
+def save_modules(modules, path: str | os.PathLike, model_config: dict) -> Path:
+    """Write ``modules`` (each into its sub-folder), ``modules.json`` and ``model_config`` as
+    ``config_sentence_transformers.json`` into the folder ``path``; returns the folder."""
+    folder = Path(path)
+    folder.mkdir(parents=True, exist_ok=True)
+    entries = []
+    for index, module in enumerate(modules):
+        module_path = f"{index}_{module.folder_name}" if module.folder_name else ""
+        module_folder = real_folder(folder / module_path) if module_path else folder
+        module.save(module_folder)
+        entries.append(
+            {"idx": index, "name": str(index), "path": module_path, "type": module.saved_type}
+        )
+    write_json(folder / "modules.json", entries)
     write_json(folder / "config_sentence_transformers.json", model_config)
     return folder

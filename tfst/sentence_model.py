@@ -467,21 +467,7 @@ class SentenceTransformer(keras.Model):
     def resolve_prompt(self, prompt: str | None, prompt_name: str | None) -> str | None:
         """The prompt text ``encode`` prepends: ``prompt``, else the one named ``prompt_name``,
         else the default prompt's; None for none."""
-        if prompt is not None:
-            _check_prompt(prompt, "prompt")
-            if prompt_name is not None:
-                logger.warning("both prompt and prompt_name given; using prompt")
-            return prompt
-        if prompt_name is not None:
-            if prompt_name not in self.prompts:
-                raise ValueError(
-                    f"prompt_name {prompt_name!r:.100} is not one of the prompts "
-                    f"[{capped_listing(map(repr, self.prompts))}]"
-                )
-            return self.prompts[prompt_name]
-        if self.default_prompt_name is not None:
-            return self.prompts.get(self.default_prompt_name)
-        return None
+        return resolve_prompt(self.prompts, self.default_prompt_name, prompt, prompt_name)
 
     def save_pretrained(self, path) -> None:
         """Write a sentence-transformers folder (weights, tokenizer, configs) at ``path``.
@@ -574,6 +560,31 @@ class _FunctionCache:
         self._functions.clear()
 
 
+def resolve_prompt(
+    prompts: dict[str, str],
+    default_prompt_name: str | None,
+    prompt: str | None,
+    prompt_name: str | None,
+) -> str | None:
+    """The prompt text a call uses, as sentence-transformers picks it: ``prompt``, else the
+    text of ``prompt_name`` (which must be one of ``prompts``), else the default prompt's."""
+    if prompt is not None:
+        _check_prompt(prompt, "prompt")
+        if prompt_name is not None:
+            logger.warning("both prompt and prompt_name given; using prompt")
+        return prompt
+    if prompt_name is not None:
+        if prompt_name not in prompts:
+            raise ValueError(
+                f"prompt_name {prompt_name!r:.100} is not one of the prompts "
+                f"[{capped_listing(map(repr, prompts))}]"
+            )
+        return prompts[prompt_name]
+    if default_prompt_name is not None:
+        return prompts.get(default_prompt_name)
+    return None
+
+
 def _as_string_list(sentences) -> list[str]:
     """A batch of texts as a list of str, or a TypeError/ValueError naming the bad item.
 
@@ -594,27 +605,27 @@ def _as_string_list(sentences) -> list[str]:
             "sentences must be a str, or a list, tuple, generator or 1-D array of str, "
             f"got {type(sentences).__name__}"
         )
-    texts = []
-    for position, text in enumerate(sentences):
-        if isinstance(text, bytes):
-            try:
-                text = text.decode("utf-8")
-            except UnicodeDecodeError as error:
-                raise ValueError(
-                    f"sentences[{position}] is not valid UTF-8 ({error.reason} at byte "
-                    f"{error.start}); decode it yourself, e.g. with errors='replace'"
-                ) from None
-        elif not isinstance(text, str):
-            raise TypeError(
-                f"sentences[{position}] is a {type(text).__name__}, expected str: {text!r:.80}"
-            )
-        elif not text.isascii():
-            try:
-                text.encode("utf-8")
-            except UnicodeEncodeError as error:
-                raise ValueError(
-                    f"sentences[{position}] has no UTF-8 form ({error.reason} at character "
-                    f"{error.start})"
-                ) from None
-        texts.append(text)
-    return texts
+    return [as_text(text, f"sentences[{position}]") for position, text in enumerate(sentences)]
+
+
+def as_text(text, where: str) -> str:
+    """One text as a str: bytes are decoded as UTF-8; anything else, invalid UTF-8 and lone
+    surrogates (which TensorFlow cannot turn into UTF-8) are refused naming ``where``."""
+    if isinstance(text, bytes):
+        try:
+            return text.decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise ValueError(
+                f"{where} is not valid UTF-8 ({error.reason} at byte {error.start}); decode it "
+                "yourself, e.g. with errors='replace'"
+            ) from None
+    if not isinstance(text, str):
+        raise TypeError(f"{where} is a {type(text).__name__}, expected str: {text!r:.80}")
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as error:
+            raise ValueError(
+                f"{where} has no UTF-8 form ({error.reason} at character {error.start})"
+            ) from None
+    return text

@@ -20,6 +20,17 @@ each route has its own tokenizer; it has one strings signature per route instead
     one more per route no other signature reaches, named by the route: ``encode(sentences,
         task=route)``
 
+A cross-encoder's SavedModel (``export_cross_encoder``) has:
+    ``serving_default``: ``queries``, ``documents`` (1-D tf.string, one pair per row) →
+        ``{"scores": ..., "logits": [batch, labels]}``; ``scores`` is what ``predict`` returns
+        by default: the model's activation of the logits, ``[batch]`` for one label (else
+        ``[batch, labels]``). Prompts are not applied.
+    ``from_token_ids``: ``input_ids``, ``attention_mask`` and, when the tokenizer gives the model
+        ``token_type_ids`` (BERT: 0 for the query, 1 for the document), ``token_type_ids``
+        (int64 ``[batch, seq]``) → same outputs
+    ``from_token_ids_int32``: the same with int32 inputs
+
+Token ids from the caller are checked in the graph first (``tfst.token_ids``).
 """
 
 from __future__ import annotations
@@ -34,10 +45,12 @@ from tfst.export.folders import export_folder
 from tfst.text.models.wordpiece import WORDPIECE_OPS
 from tfst.token_ids import checked_token_id_features
 
+_IDS = ("input_ids", "attention_mask")
 
-class ServingModule(tf.Module):
-    """Holds the signature functions and exactly the state they read: the tokenizer's resources
-    and the model's weights as plain ``tf.Variable``s.
+
+class ServingState(tf.Module):
+    """Holds the signature functions and exactly the state they read: the text layers'
+    resources and the model's weights as plain ``tf.Variable``s.
 
     The Keras model itself is not tracked. Saved through it, each Keras variable is written as a
     fresh ``tf.Variable`` that the graph's own variable handles never see, so TensorFlow 1
@@ -45,8 +58,8 @@ class ServingModule(tf.Module):
     variables the checkpoint never restored.
     """
 
-    def __init__(self, model):
-        super().__init__(name="tfst_sentence_transformer")
+    def __init__(self, model, name: str):
+        super().__init__(name=name)
         self._hold_untracked(model)
         self.text_layers = model.pipeline_modules[0].text_layers()
         self.weights = [variable.value for variable in model.weights]
@@ -55,22 +68,27 @@ class ServingModule(tf.Module):
     def _hold_untracked(self, model):
         self._model = model
 
+    def _checked(self, features: dict) -> dict:
+        """``features`` checked against the first module's encoder (when it has one), then
+        cast to int32: the check comes first, so an int64 id past int32 cannot wrap around."""
+        encoder = getattr(self._model.pipeline_modules[0], "encoder", None)
+        if encoder is not None:
+            features = checked_token_id_features(features, encoder)
+        return {name: tf.cast(value, tf.int32) for name, value in features.items()}
+
+
+class ServingModule(ServingState):
+    """A sentence-transformer's signature functions."""
+
+    def __init__(self, model):
+        super().__init__(model, name="tfst_sentence_transformer")
+
     def embed_sentences(self, sentences):
         return {"sentence_embedding": self._model(sentences)}
 
     def embed_token_ids(self, input_ids, attention_mask):
-        encoder = getattr(self._model.pipeline_modules[0], "encoder", None)
-        if encoder is not None:
-            # Checked before the cast, so that an int64 id past the int32 range cannot wrap.
-            checked = checked_token_id_features(
-                {"input_ids": input_ids, "attention_mask": attention_mask}, encoder
-            )
-            input_ids, attention_mask = checked["input_ids"], checked["attention_mask"]
-        features = {
-            "input_ids": tf.cast(input_ids, tf.int32),
-            "attention_mask": tf.cast(attention_mask, tf.int32),
-            "token_type_ids": tf.zeros_like(input_ids, tf.int32),
-        }
+        features = self._checked({"input_ids": input_ids, "attention_mask": attention_mask})
+        features["token_type_ids"] = tf.zeros_like(features["input_ids"])
         embeddings = self._model.run_modules(features)["sentence_embedding"]
         return {"sentence_embedding": embeddings}
 
@@ -97,13 +115,41 @@ def _sentences_signature(module: ServingModule):
     return function.get_concrete_function()
 
 
-def _token_id_signature(module: ServingModule, dtype: tf.DType):
-    function = tf.function(
-        module.embed_token_ids,
+class CrossEncoderServingModule(ServingState):
+    """A cross-encoder's signature functions."""
+
+    def __init__(self, model):
+        super().__init__(model, name="tfst_cross_encoder")
+
+    @tf.function(
         input_signature=[
-            tf.TensorSpec([None, None], dtype, name="input_ids"),
-            tf.TensorSpec([None, None], dtype, name="attention_mask"),
-        ],
+            tf.TensorSpec([None], tf.string, name="queries"),
+            tf.TensorSpec([None], tf.string, name="documents"),
+        ]
+    )
+    def score_pairs(self, queries, documents):
+        return self._outputs(self._model(queries, documents))
+
+    def score_token_ids(self, input_ids, attention_mask, token_type_ids=None):
+        features = {"input_ids": input_ids, "attention_mask": attention_mask}
+        if token_type_ids is not None:
+            features["token_type_ids"] = token_type_ids
+        features = self._checked(features)
+        features.setdefault("token_type_ids", tf.zeros_like(features["input_ids"]))
+        return self._outputs(self._model.forward_features(features)["scores"])
+
+    def _outputs(self, logits):
+        scores = self._model.activation_fn(logits)
+        if self._model.num_labels == 1:
+            scores = scores[:, 0]
+        return {"scores": scores, "logits": logits}
+
+
+def _token_id_signature(function, names: tuple[str, ...], dtype: tf.DType):
+    """``function`` traced on ``[batch, seq]`` integer inputs named ``names``."""
+    function = tf.function(
+        function,
+        input_signature=[tf.TensorSpec([None, None], dtype, name=name) for name in names],
     )
     return function.get_concrete_function()
 
@@ -146,8 +192,8 @@ def export_saved_model(
         else:
             signatures = {
                 "serving_default": _sentences_signature(module),
-                "from_token_ids": _token_id_signature(module, tf.int64),
-                "from_token_ids_int32": _token_id_signature(module, tf.int32),
+                "from_token_ids": _token_id_signature(module.embed_token_ids, _IDS, tf.int64),
+                "from_token_ids_int32": _token_id_signature(module.embed_token_ids, _IDS, tf.int32),
             }
         tf.saved_model.save(module, str(staging), signatures=signatures)
     return Path(path)
@@ -169,3 +215,20 @@ def _route_signatures(model, module: ServingModule) -> dict:
         prompt = model.resolve_prompt(arguments["prompt"], arguments["prompt_name"]) or ""
         signatures[task] = module.task_signature(task, prompt)
     return signatures
+
+
+def export_cross_encoder(
+    model, path: str | os.PathLike, *, overwrite: bool = False, tokenizer_ops: str | None = None
+) -> Path:
+    """Write a ``tfst.CrossEncoder`` as a SavedModel at ``path`` (signatures in the module
+    docstring); ``tokenizer_ops`` as for ``export_saved_model``."""
+    with export_folder(path, overwrite) as staging:
+        module = CrossEncoderServingModule(with_tokenizer_ops(model, tokenizer_ops))
+        names = _IDS + (("token_type_ids",) if model.tokenizer.return_token_type_ids else ())
+        signatures = {
+            "serving_default": module.score_pairs.get_concrete_function(),
+            "from_token_ids": _token_id_signature(module.score_token_ids, names, tf.int64),
+            "from_token_ids_int32": _token_id_signature(module.score_token_ids, names, tf.int32),
+        }
+        tf.saved_model.save(module, str(staging), signatures=signatures)
+    return Path(path)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+from tfst.models.classification_head import ClassificationHeadSpec
 from tfst.models.family import (
     MAX_LAYERS,
     MAX_POSITIONS,
@@ -103,4 +104,12 @@ FAMILY = Family(
     architecture="BertModel",
     tokenizer_class="BertTokenizer",
     fixed={"position_embedding_type": "absolute"},
+    # BertForSequenceClassification: the pooler (dense + tanh on [CLS]), then the classifier.
+    classification_head=ClassificationHeadSpec(
+        architecture="BertForSequenceClassification",
+        encoder_prefix=CHECKPOINT_PREFIXES[0],
+        dense="bert.pooler.dense",
+        output="classifier",
+        activation="tanh",
+    ),
 )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import keras
 
+from tfst.models.classification_head import ClassificationHeadSpec
 from tfst.models.family import (
     MAX_LAYERS,
     MAX_POSITIONS,
@@ -76,4 +77,12 @@ FAMILY = Family(
     tokenizer_class="BertTokenizer",
     # DistilBERT's LayerNorm epsilon is fixed in transformers, not configurable.
     constants={"layer_norm_eps": 1e-12},
+    # DistilBertForSequenceClassification: pre_classifier + ReLU on [CLS], then the classifier.
+    classification_head=ClassificationHeadSpec(
+        architecture="DistilBertForSequenceClassification",
+        encoder_prefix=CHECKPOINT_PREFIXES[0],
+        dense="pre_classifier",
+        output="classifier",
+        activation="relu",
+    ),
 )

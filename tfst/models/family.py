@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from tfst.config import REQUIRED, ConfigError, Setting, read_settings
+from tfst.models.classification_head import ClassificationHeadSpec
 from tfst.models.transformer_block import ACTIVATIONS
 
 # Generous bounds, far above any real encoder: they stop a hostile config.json from building
@@ -54,6 +55,8 @@ class Family:
             any other value is refused, and saving writes these.
         constants: constructor arguments the family fixes (not in its ``config.json``).
         check: extra consistency checks on the read arguments (raising ConfigError).
+        classification_head: the family's ``*ForSequenceClassification`` head (cross-encoders),
+            or None if tfst has none for it.
     """
 
     model_type: str
@@ -64,6 +67,7 @@ class Family:
     fixed: dict[str, Any] = field(default_factory=dict)
     constants: dict[str, Any] = field(default_factory=dict)
     check: Callable[[dict[str, Any], Path], None] | None = None
+    classification_head: ClassificationHeadSpec | None = None
 
     def read_config(self, raw: dict[str, Any], path: Path) -> dict[str, Any]:
         """The encoder's constructor arguments from a parsed ``config.json``."""

@@ -22,6 +22,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfst.config import ConfigError
+from tfst.models.classification_head import ClassificationHeadSpec
 from tfst.models.family import (
     MAX_LAYERS,
     MAX_POSITIONS,
@@ -171,4 +172,12 @@ FAMILY = Family(
     architecture="MPNetModel",
     tokenizer_class="MPNetTokenizer",
     check=_check,
+    # MPNetForSequenceClassification: classifier.dense + tanh on <s>, then classifier.out_proj.
+    classification_head=ClassificationHeadSpec(
+        architecture="MPNetForSequenceClassification",
+        encoder_prefix=CHECKPOINT_PREFIXES[0],
+        dense="classifier.dense",
+        output="classifier.out_proj",
+        activation="tanh",
+    ),
 )

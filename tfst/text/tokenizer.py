@@ -17,7 +17,8 @@ max_length=max_seq_length)``. The stages are `tokenizers`' own:
 Every step is core TensorFlow (unless a WordPiece model is asked for ``ops="tensorflow_text"``), so
 the layer runs eagerly, in a ``tf.function``, in ``tf.data`` and in a SavedModel served anywhere.
 Work per text is bounded by its length: when the model gives every word at least one id, only the
-words that can reach the truncated output are split into pieces. An empty batch gives ``(0, 0)``
+words that can reach the truncated output of a single text are split into pieces (pairs are
+encoded whole: their truncation compares whole lengths). An empty batch gives ``(0, 0)``
 outputs; invalid UTF-8 reads as U+FFFD.
 """
 
@@ -213,14 +214,17 @@ class Tokenizer(keras.layers.Layer):
         strings = tf.ensure_shape(strings, [None])
         pair = pairs is not None
         room = tf.maximum(self._max_length - self.special_token_count(pair), 0)
-        first = self.encode_ids(strings, room)
+        # A pair's longest_first truncation compares the two texts' whole lengths (the longer
+        # keeps the odd id), so pairs are encoded whole, as `tokenizers` does; only single texts
+        # skip the words truncation cannot reach.
+        first = self.encode_ids(strings, None if pair else room)
         second = None
         if pair:
             pairs = tf.ensure_shape(pairs, [None])
             tf.debugging.assert_equal(
                 tf.size(strings), tf.size(pairs), message="texts and pairs differ in number"
             )
-            second = self.encode_ids(pairs, room)
+            second = self.encode_ids(pairs)
         first, second = self._truncate(first, second, tf.cast(room, tf.int64))
         encoding = process(self.post_processor, first, second)
         type_ids = encoding.type_ids
