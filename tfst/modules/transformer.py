@@ -15,6 +15,7 @@ import keras
 from tfst.checkpoint import find_weights_file, load_checkpoint_tensors
 from tfst.config import ConfigError, Setting, read_json, read_optional_json, setting
 from tfst.files import write_json, write_safetensors, write_text
+from tfst.models.portable_encoder import PortableEncoder
 from tfst.models.registry import family_for, family_of
 from tfst.modules.base import PACKAGE, LoadOptions, Module
 from tfst.text.tokenizer import Tokenizer
@@ -155,6 +156,14 @@ class Transformer(Module):
 
     def call(self, features):
         return {**features, "token_embeddings": self.encoder(features)}
+
+    def portable_call(self, ops, features):
+        if not isinstance(self.encoder, PortableEncoder):
+            raise NotImplementedError(
+                f"the {family_of(self.encoder).model_type} encoder has no ONNX / TensorFlow Lite "
+                "form yet"
+            )
+        return {**features, "token_embeddings": self.encoder.portable_call(ops, features)}
 
     def output_dimension(self, input_dimension=None) -> int:
         return self.encoder.hidden_size
