@@ -93,7 +93,8 @@ class OnnxOps:
         """A Keras variable as a float32 initializer named by its path (once per variable)."""
         if id(variable) not in self._weights:
             name = self.fresh(variable.path if isinstance(variable, keras.Variable) else "weight")
-            array = np.asarray(keras.ops.convert_to_numpy(variable), dtype=np.float32)
+            value = variable.value if isinstance(variable, keras.Variable) else variable
+            array = np.asarray(value.numpy(), dtype=np.float32)
             self.initializers.append(numpy_helper.from_array(array, name))
             self._weights[id(variable)] = name
         return self._weights[id(variable)]
