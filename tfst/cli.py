@@ -12,6 +12,7 @@ import json
 import os
 import sys
 import tempfile
+import warnings
 from pathlib import Path
 
 VERIFY_SENTENCES = [
@@ -66,9 +67,33 @@ def _read_texts(path: Path, text_field: str) -> list[str]:
 
 
 def command_export(args) -> int:
+    if args.format != "savedmodel" and args.tokenizer_ops is not None:
+        raise CommandError("--tokenizer-ops applies to --format savedmodel only")
+    if args.format != "onnx" and args.no_tokenizer:
+        raise CommandError("--no-tokenizer applies to --format onnx only")
+    if args.format == "onnx" and importlib.util.find_spec("onnx") is None:
+        raise CommandError(
+            'the ONNX export needs the onnx extra: pip install "tensorflow-sentence-transformers[onnx]"'
+        )
     model = _load(args)
-    path = model.export(args.outdir, overwrite=args.overwrite, tokenizer_ops=args.tokenizer_ops)
-    print(f"exported {args.model} to {path} (serving_default: strings → sentence_embedding)")
+    if args.format == "savedmodel":
+        path = model.export(args.outdir, overwrite=args.overwrite, tokenizer_ops=args.tokenizer_ops)
+        print(f"exported {args.model} to {path} (serving_default: strings → sentence_embedding)")
+    elif args.format == "tflite":
+        path = model.export_tflite(args.outdir, overwrite=args.overwrite)
+        print(
+            f"exported {args.model} to {path} (model.tflite: token ids; tokenizer/: strings → ids)"
+        )
+    else:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            path = model.export_onnx(
+                args.outdir, overwrite=args.overwrite, with_tokenizer=not args.no_tokenizer
+            )
+        for warning in caught:
+            print(f"tfst export: warning: {warning.message}", file=sys.stderr)
+        files = ", ".join(sorted(file.name for file in path.iterdir()))
+        print(f"exported {args.model} to {path} ({files})")
     return 0
 
 
@@ -202,11 +227,25 @@ def build_parser() -> argparse.ArgumentParser:
 
     export = add(
         "export",
-        "Write a TensorFlow SavedModel: raw strings in, sentence embeddings out.",
+        "Write a TensorFlow SavedModel (raw strings in, sentence embeddings out), or a TFLite or "
+        "ONNX model.",
         command_export,
     )
     export.add_argument("outdir", metavar="OUTDIR", help="folder to write (must be empty)")
     export.add_argument("--overwrite", action="store_true", help="replace a non-empty OUTDIR")
+    export.add_argument(
+        "--format",
+        choices=("savedmodel", "tflite", "onnx"),
+        default="savedmodel",
+        help="savedmodel (default): strings in; tflite: model.tflite (token ids in) + tokenizer/; "
+        "onnx: model.onnx (token ids in) + model_with_tokenizer.onnx (strings in, needs "
+        "onnxruntime-extensions), needs the onnx extra",
+    )
+    export.add_argument(
+        "--no-tokenizer",
+        action="store_true",
+        help="with --format onnx: write model.onnx only",
+    )
     export.add_argument(
         "--tokenizer-ops",
         choices=("tensorflow_text", "core"),
