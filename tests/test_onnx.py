@@ -320,3 +320,80 @@ def test_import_tfst_imports_no_onnx_package(minilm_folder):
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
+def _with_pipeline(minilm, change, **layer_changes):
+    """MiniLM's tokenizer layer with its tokenizer.json changed by ``change(pipeline)``."""
+    config = minilm.tokenizer.get_config()
+    pipeline = config["tokenizer_json"]
+    change(pipeline)
+    return type(minilm.tokenizer).from_config({**config, **layer_changes})
+
+
+def _set(path: str, value):
+    def change(pipeline):
+        *parents, key = path.split(".")
+        target = pipeline
+        for parent in parents:
+            target = target[parent]
+        target[key] = value
+
+    return change
+
+
+@pytest.mark.parametrize(
+    ("change", "lower_case", "strip_accents"),
+    [
+        (lambda pipeline: None, 1, 1),  # lowercase true, strip_accents null: follows lowercase
+        (_set("normalizer.lowercase", False), 0, 0),
+        (_set("normalizer.strip_accents", False), 1, 0),
+        (
+            # sentence-transformers' do_lower_case in front of a cased BERT normalizer
+            lambda pipeline: pipeline.update(
+                normalizer={
+                    "type": "Sequence",
+                    "normalizers": [
+                        {"type": "Lowercase"},
+                        {**pipeline["normalizer"], "lowercase": False},
+                    ],
+                }
+            ),
+            1,
+            0,
+        ),
+    ],
+)
+def test_bert_tokenizer_attributes_follow_the_normalizer(minilm, change, lower_case, strip_accents):
+    from tfst.export.onnx_tokenizer import _wordpiece_settings
+
+    settings = _wordpiece_settings(_with_pipeline(minilm, change))
+    assert (settings["do_lower_case"], settings["strip_accents"]) == (lower_case, strip_accents)
+    assert (settings["cls_token"], settings["sep_token"], settings["max_length"]) == (
+        "[CLS]",
+        "[SEP]",
+        256,
+    )
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (_set("normalizer.clean_text", False), "clean_text false"),
+        (_set("model.max_input_chars_per_word", 200), "max_input_chars_per_word 200"),
+        (_set("normalizer", {"type": "NFKC"}), "normalizer 'NFKC'"),
+        (_set("post_processor", None), "post-processor None"),
+    ],
+)
+def test_bert_tokenizer_refuses_what_it_cannot_reproduce(minilm, change, message):
+    from tfst.export.onnx_tokenizer import _wordpiece_settings
+
+    with pytest.raises(UnsupportedTokenizer, match=message):
+        _wordpiece_settings(_with_pipeline(minilm, change))
+
+
+def test_bert_tokenizer_refuses_left_truncation(minilm):
+    from tfst.export.onnx_tokenizer import _wordpiece_settings
+
+    tokenizer = _with_pipeline(minilm, lambda pipeline: None, truncation_side="left")
+    with pytest.raises(UnsupportedTokenizer, match="truncation on the left"):
+        _wordpiece_settings(tokenizer)
