@@ -11,7 +11,9 @@ It is written once, against an *ops* object (``tfst.export.portable``): ONNX nod
 ``model.onnx`` (``tfst.export.onnx.OnnxOps``), TensorFlow ops for ``model.tflite``
 (``tfst.export.portable.TensorFlowOps``). A family's encoder inherits :class:`PortableEncoder`
 and overrides its hooks where its ``embed`` / ``position_bias`` differ from the defaults, the
-same way it overrides those of ``TransformerEncoder``.
+same way it overrides those of ``TransformerEncoder``: BERT adds its token types, MPNet counts
+positions past the padding id (RoBERTa and XLM-R do the same: MPNet's ``portable_embed`` with
+their own padding id) and adds its relative position bias.
 """
 
 from __future__ import annotations
