@@ -39,6 +39,23 @@ def test_export_with_core_tokenizer_ops_has_no_tensorflow_text_op(minilm_folder,
     assert b"StringJoin" in graph and b"WordpieceTokenizeWithOffsets" not in graph
 
 
+def test_export_onnx_writes_both_models_and_prints_the_tokenizer_warning(minilm_folder, tmp_path):
+    result = run("export", minilm_folder, tmp_path / "out", "--format", "onnx")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert sorted(path.name for path in (tmp_path / "out").iterdir()) == [
+        "model.onnx",
+        "model_with_tokenizer.onnx",
+    ]
+    assert "tfst export: warning: model_with_tokenizer.onnx:" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_export_refuses_options_of_another_format(minilm_folder, tmp_path):
+    result = run("export", minilm_folder, tmp_path / "out", "--no-tokenizer")
+    assert result.returncode == 1
+    assert "--no-tokenizer applies to --format onnx only" in result.stderr
+
+
 def test_export_refuses_a_non_empty_folder_in_one_line(minilm_folder, tmp_path):
     (tmp_path / "x").write_text("keep")
     result = run("export", minilm_folder, tmp_path)

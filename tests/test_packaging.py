@@ -10,6 +10,7 @@ from importlib.metadata import requires
 from pathlib import Path
 
 FORBIDDEN = ("torch", "transformers", "tokenizers", "sentence_transformers")
+ONNX_PACKAGES = ("onnx", "onnxruntime", "onnxruntime_extensions", "tf2onnx")
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -53,7 +54,7 @@ def test_tensorflow_text_ops_without_the_package_say_which_extra_to_install(mini
     assert "tensorflow-sentence-transformers[tensorflow-text]" in result.stdout
 
 
-def test_loading_and_encoding_import_none_of_the_pytorch_stack(minilm_folder):
+def test_loading_and_encoding_import_neither_the_pytorch_stack_nor_onnx(minilm_folder):
     script = textwrap.dedent(
         f"""
         import sys, tfst
@@ -61,7 +62,9 @@ def test_loading_and_encoding_import_none_of_the_pytorch_stack(minilm_folder):
         model.encode(["no torch here"])
         # tensorflow-text too: the default tokenizer is core TensorFlow, and importing
         # tensorflow-text costs ~110 MB of memory.
-        print(sorted(name for name in {FORBIDDEN + ("tensorflow_text",)!r} if name in sys.modules))
+        # Nor the ONNX export's packages, an extra.
+        print(sorted(name for name in {FORBIDDEN + ("tensorflow_text",) + ONNX_PACKAGES!r}
+                     if name in sys.modules))
         """
     )
     result = subprocess.run(

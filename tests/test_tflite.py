@@ -11,10 +11,15 @@ import warnings
 import numpy as np
 import pytest
 import tensorflow as tf
+from model_builders import (
+    build_distiluse_shaped_folder,
+    build_mpnet_sentence_folder,
+    build_sentence_folder,
+)
 from sentences import parity_corpus
 from tensorflow.lite.python import schema_py_generated as tflite_schema
 
-TEXTS = parity_corpus()[:24] + ["", "hello☃ unaffable [MASK] 中文", "word " * 600]
+TEXTS = parity_corpus()[:60] + ["", "hello☃ unaffable [MASK] 中文", "word " * 600]
 
 
 @pytest.fixture(scope="session")
@@ -43,20 +48,21 @@ def _operators(path) -> tuple[set[str], set[str]]:
     return builtins, customs
 
 
+@pytest.mark.parametrize("batch_size", [1, 4, 32])
 def test_tflite_embeddings_from_strings_match_sentence_transformers(
-    tflite_export, interpreter, minilm_reference
+    tflite_export, interpreter, minilm_reference, batch_size
 ):
     tokenize = tf.saved_model.load(str(tflite_export / "tokenizer")).signatures["serving_default"]
     embed = interpreter.get_signature_runner("serving_default")
     embeddings = []
-    for text in TEXTS:
-        ids = tokenize(sentences=tf.constant([text]))
+    for start in range(0, len(TEXTS), batch_size):
+        ids = tokenize(sentences=tf.constant(TEXTS[start : start + batch_size]))
         outputs = embed(
             input_ids=ids["input_ids"].numpy(), attention_mask=ids["attention_mask"].numpy()
         )
-        embeddings.append(outputs["sentence_embedding"][0])
+        embeddings.append(outputs["sentence_embedding"])
     expected = minilm_reference.encode(TEXTS)
-    assert np.abs(np.stack(embeddings) - expected).max() <= 1e-5
+    assert np.abs(np.concatenate(embeddings) - expected).max() <= 1e-5
 
 
 def test_tflite_uses_builtin_operators_only(tflite_export):
@@ -65,7 +71,7 @@ def test_tflite_uses_builtin_operators_only(tflite_export):
     assert {"BATCH_MATMUL", "GATHER", "GELU", "SOFTMAX"} <= builtins
 
 
-def test_tflite_signature_takes_one_text_of_any_length(interpreter):
+def test_tflite_signature_takes_any_batch_of_any_length(interpreter):
     assert interpreter.get_signature_list() == {
         "serving_default": {
             "inputs": ["attention_mask", "input_ids"],
@@ -73,9 +79,50 @@ def test_tflite_signature_takes_one_text_of_any_length(interpreter):
         }
     }
     inputs = interpreter.get_signature_runner().get_input_details()
-    assert inputs["input_ids"]["shape_signature"].tolist() == [1, -1]
+    assert inputs["input_ids"]["shape_signature"].tolist() == [-1, -1]
 
 
 def test_tflite_is_about_the_size_of_the_weights(tflite_export, minilm_folder):
     weights = (minilm_folder / "model.safetensors").stat().st_size
     assert (tflite_export / "model.tflite").stat().st_size <= 1.02 * weights
+
+
+def test_tflite_random_models_of_every_family_match_sentence_transformers(tmp_path):
+    """MPNet (relative position bias, positions past the padding id) and DistilBERT + Dense +
+    Normalize, at a batch of mixed lengths."""
+    from sentence_transformers import SentenceTransformer
+
+    import tfst
+
+    texts = TEXTS[:32] + ["x " * 300]
+    for name, build in (
+        ("mpnet", build_mpnet_sentence_folder),
+        ("distilbert", build_distiluse_shaped_folder),
+    ):
+        folder = build(tmp_path / name)
+        model = tfst.load(folder)
+        export = model.export_tflite(tmp_path / f"{name}_tflite")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            runner = tf.lite.Interpreter(model_path=str(export / "model.tflite"))
+        ids = model.tokenize(texts)
+        outputs = runner.get_signature_runner()(
+            input_ids=ids["input_ids"].numpy(), attention_mask=ids["attention_mask"].numpy()
+        )
+        expected = SentenceTransformer(str(folder), device="cpu").encode(texts)
+        assert np.abs(outputs["sentence_embedding"] - expected).max() <= 1e-5, name
+
+
+def test_tflite_export_prints_no_serialization_noise(tmp_path, capfd, caplog):
+    """TensorFlow logged "Issue encountered when serializing table_initializer ... 'NoneType'
+    object has no attribute 'name'" while freezing the graph (through Python logging)."""
+    import tfst
+
+    model = tfst.load(build_sentence_folder(tmp_path / "model"))
+    capfd.readouterr()
+    caplog.clear()
+    model.export_tflite(tmp_path / "export")
+    printed = capfd.readouterr()
+    for output in (printed.out, printed.err, caplog.text):
+        assert "NoneType" not in output
+        assert "Issue encountered when serializing" not in output

@@ -13,6 +13,7 @@ import json
 import os
 import sys
 import tempfile
+import warnings
 from pathlib import Path
 
 from tfst.text_checks import read_utf8_file, utf8_problem
@@ -113,12 +114,40 @@ def _npy_path(output: str) -> str:
 def command_export(args) -> int:
     from tfst.loading import is_cross_encoder_folder
 
+    if args.format != "savedmodel" and args.tokenizer_ops is not None:
+        raise CommandError("--tokenizer-ops applies to --format savedmodel only")
+    if args.format != "onnx" and args.no_tokenizer:
+        raise CommandError("--no-tokenizer applies to --format onnx only")
+    if args.format == "onnx" and importlib.util.find_spec("onnx") is None:
+        raise CommandError(
+            'the ONNX export needs the onnx extra: pip install "tensorflow-sentence-transformers[onnx]"'
+        )
     if is_cross_encoder_folder(_model_folder(args)):
-        model, signature = _load_cross_encoder(args), "queries, documents → scores"
+        if args.format != "savedmodel":
+            raise CommandError("a cross-encoder exports as --format savedmodel only")
+        model = _load_cross_encoder(args)
+        path = model.export(args.outdir, overwrite=args.overwrite, tokenizer_ops=args.tokenizer_ops)
+        print(f"exported {args.model} to {path} (serving_default: queries, documents → scores)")
+        return 0
+    model = _load(args)
+    if args.format == "savedmodel":
+        path = model.export(args.outdir, overwrite=args.overwrite, tokenizer_ops=args.tokenizer_ops)
+        print(f"exported {args.model} to {path} (serving_default: strings → sentence_embedding)")
+    elif args.format == "tflite":
+        path = model.export_tflite(args.outdir, overwrite=args.overwrite)
+        print(
+            f"exported {args.model} to {path} (model.tflite: token ids; tokenizer/: strings → ids)"
+        )
     else:
-        model, signature = _load(args), "strings → sentence_embedding"
-    path = model.export(args.outdir, overwrite=args.overwrite, tokenizer_ops=args.tokenizer_ops)
-    print(f"exported {args.model} to {path} (serving_default: {signature})")
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            path = model.export_onnx(
+                args.outdir, overwrite=args.overwrite, with_tokenizer=not args.no_tokenizer
+            )
+        for warning in caught:
+            print(f"tfst export: warning: {warning.message}", file=sys.stderr)
+        files = ", ".join(sorted(file.name for file in path.iterdir()))
+        print(f"exported {args.model} to {path} ({files})")
     return 0
 
 
@@ -131,7 +160,7 @@ def command_rerank(args) -> int:
         path = Path(args.documents)
         if not path.is_file():
             raise CommandError(f"documents file {path} not found")
-        with open(path, encoding="utf-8") as file:
+        with _open_utf8(path) as file:
             documents = _texts_from_lines(
                 file,
                 str(path),
@@ -293,13 +322,26 @@ def build_parser() -> argparse.ArgumentParser:
 
     export = add(
         "export",
-        "Write a TensorFlow SavedModel: raw strings in, sentence embeddings out (for a "
-        "cross-encoder: query and document strings in, scores out).",
+        "Write a TensorFlow SavedModel (raw strings in, sentence embeddings out; for a "
+        "cross-encoder, query and document strings in, scores out), or a TFLite or ONNX model.",
         command_export,
     )
     export.add_argument("outdir", metavar="OUTDIR", help="folder to write (must be empty)")
     export.add_argument(
         "--overwrite", action="store_true", help="replace an earlier export in OUTDIR"
+    )
+    export.add_argument(
+        "--format",
+        choices=("savedmodel", "tflite", "onnx"),
+        default="savedmodel",
+        help="savedmodel (default): strings in; tflite: model.tflite (token ids in) + tokenizer/; "
+        "onnx: model.onnx (token ids in) + model_with_tokenizer.onnx (strings in, needs "
+        "onnxruntime-extensions), needs the onnx extra",
+    )
+    export.add_argument(
+        "--no-tokenizer",
+        action="store_true",
+        help="with --format onnx: write model.onnx only",
     )
     export.add_argument(
         "--tokenizer-ops",

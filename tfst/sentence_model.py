@@ -498,6 +498,15 @@ class SentenceTransformer(keras.Model):
 
         return export_tflite(self, path, overwrite=overwrite)
 
+    def export_onnx(self, path, *, overwrite: bool = False, with_tokenizer: bool = True):
+        """Write ``model.onnx`` (token ids in, standard ONNX operators) and, unless
+        ``with_tokenizer=False``, ``model_with_tokenizer.onnx`` (strings in, through
+        onnxruntime-extensions' tokenizer operators) into the folder ``path``; see
+        ``tfst.export.onnx``. Needs the ``onnx`` extra."""
+        from tfst.export.onnx import export_onnx
+
+        return export_onnx(self, path, overwrite=overwrite, with_tokenizer=with_tokenizer)
+
     # --- Keras serialization ------------------------------------------------------------------
 
     def get_config(self):

@@ -14,8 +14,13 @@ from tfst.folder_paths import replacing_folder
 
 TFLITE_MODEL_FILE = "model.tflite"
 TFLITE_TOKENIZER_FOLDER = "tokenizer"
+ONNX_MODEL_FILE = "model.onnx"
+ONNX_MODEL_WITH_TOKENIZER_FILE = "model_with_tokenizer.onnx"
 _SAVED_MODEL_ENTRIES = {"saved_model.pb", "variables", "assets", "fingerprint.pb"}
 _TFLITE_ENTRIES = {TFLITE_MODEL_FILE, TFLITE_TOKENIZER_FOLDER}
+# A large ONNX model keeps its weights beside it in ``<name>.data``.
+_ONNX_FILES = (ONNX_MODEL_FILE, ONNX_MODEL_WITH_TOKENIZER_FILE)
+_ONNX_ENTRIES = {*_ONNX_FILES, *(f"{name}.data" for name in _ONNX_FILES)}
 
 
 def export_folder(path: str | os.PathLike, overwrite: bool):
@@ -23,15 +28,16 @@ def export_folder(path: str | os.PathLike, overwrite: bool):
     when the export succeeds (see ``tfst.folder_paths.replacing_folder``).
 
     A non-empty ``path`` is replaced only with ``overwrite=True`` and only if it holds an
-    earlier export (SavedModel or TFLite folder), never a folder of other files; a symbolic link
+    earlier export (SavedModel, TFLite or ONNX folder), never a folder of other files; a symbolic link
     at ``path`` is refused, so nothing is written through it.
     """
     return replacing_folder(path, overwrite=overwrite, replaceable=_is_earlier_export)
 
 
 def _is_earlier_export(folder: Path) -> bool:
-    """Whether ``folder`` holds only what ``export`` or ``export_tflite`` write."""
+    """Whether ``folder`` holds only what ``export``, ``export_tflite`` or ``export_onnx``
+    write."""
     entries = {entry.name for entry in folder.iterdir()}
-    return entries <= _SAVED_MODEL_ENTRIES | _TFLITE_ENTRIES and bool(
-        entries & {"saved_model.pb", TFLITE_MODEL_FILE}
+    return entries <= _SAVED_MODEL_ENTRIES | _TFLITE_ENTRIES | _ONNX_ENTRIES and bool(
+        entries & {"saved_model.pb", TFLITE_MODEL_FILE, *_ONNX_FILES}
     )

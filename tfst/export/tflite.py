@@ -18,7 +18,8 @@ import tensorflow as tf
 from tensorflow.lite.python import schema_py_generated as tflite_schema
 
 from tfst.export.folders import TFLITE_MODEL_FILE, TFLITE_TOKENIZER_FOLDER, export_folder
-from tfst.export.saved_model import ServingModule, with_tokenizer_ops
+from tfst.export.portable import TensorFlowOps, portable_forward
+from tfst.export.saved_model import with_tokenizer_ops
 from tfst.modules import Transformer
 from tfst.text.tokenizer import Tokenizer
 
@@ -39,10 +40,11 @@ def export_tflite(model, path: str | os.PathLike, *, overwrite: bool = False) ->
     """Write ``model.tflite`` (token ids → embedding) and ``tokenizer/`` (core-ops SavedModel).
 
     ``model.tflite`` uses TFLite builtin ops only; its one signature, ``serving_default``, takes
-    ``input_ids`` and ``attention_mask`` as int32 ``[1, seq]`` (one text per call, any length,
-    no padding needed) and returns ``sentence_embedding`` ``[1, dim]``. The batch is fixed at one
-    because the encoder's ``[:, None, None, :]`` mask slices have no builtin form for two
-    dynamic dimensions. ``tokenizer/``'s ``serving_default`` turns strings into the ids.
+    ``input_ids`` and ``attention_mask`` as int32 ``[batch, seq]`` (any batch and length; rows
+    padded as the tokenizer pads them) and returns ``sentence_embedding`` ``[batch, dim]``.
+    It holds the model's portable graph (``tfst.export.portable``): the TensorFlow encoder's
+    token scatter and attention loop have no builtin form. ``tokenizer/``'s ``serving_default``
+    turns strings into the ids.
     """
     input_module = model.pipeline_modules[0]
     if not isinstance(input_module, Transformer):
@@ -66,15 +68,25 @@ def export_tflite(model, path: str | os.PathLike, *, overwrite: bool = False) ->
 
 def _token_ids_to_tflite(model) -> bytes:
     """The ids → embedding graph as a TFLite flatbuffer of builtin ops, with weights inside."""
-    module = ServingModule(model)
+    weights = tf.Module()
+    weights.variables_read = [variable.value for variable in model.weights]
+    ops = TensorFlowOps()
+
+    def embed_token_ids(input_ids, attention_mask):
+        return portable_forward(model, ops, input_ids, attention_mask)
+
     function = tf.function(
-        module.embed_token_ids,
+        embed_token_ids,
         input_signature=[
-            tf.TensorSpec([1, None], tf.int32, name="input_ids"),
-            tf.TensorSpec([1, None], tf.int32, name="attention_mask"),
+            tf.TensorSpec([None, None], tf.int32, name="input_ids"),
+            tf.TensorSpec([None, None], tf.int32, name="attention_mask"),
         ],
     ).get_concrete_function()
-    converter = tf.lite.TFLiteConverter.from_concrete_functions([function], module)
+    # Function graphs inherit the eager context's collections, where each tokenizer lookup
+    # table created eagerly left a None initializer; freezing the graph for the converter
+    # serializes them and prints "'NoneType' object has no attribute 'name'". No table is used.
+    function.graph.clear_collection(tf.compat.v1.GraphKeys.TABLE_INITIALIZERS)
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([function], weights)
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
     # Through a SavedModel the converter keeps Keras 3 weights as uninitialized resource
     # variables; the frozen-graph path folds them into constants.

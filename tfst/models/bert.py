@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from tfst.models.classification_head import ClassificationHeadSpec
@@ -15,6 +16,7 @@ from tfst.models.family import (
     layer_norm_epsilon,
     size,
 )
+from tfst.models.portable_encoder import PortableEncoder
 from tfst.models.transformer_block import TransformerEncoder, block_weight_targets
 from tfst.weights import WeightTable, WeightTarget
 
@@ -36,7 +38,7 @@ SKIPPED_TENSORS = (r"pooler\..*", r"embeddings\.position_ids", r"cls\..*")
 
 
 @keras.saving.register_keras_serializable(package="tfst")
-class BertEncoder(TransformerEncoder):
+class BertEncoder(PortableEncoder, TransformerEncoder):
     """BERT: word + position + token-type embeddings, LayerNorm, then post-LN transformer blocks.
 
     Call with a dict of ``input_ids``, ``attention_mask`` and optionally ``token_type_ids``
@@ -66,6 +68,15 @@ class BertEncoder(TransformerEncoder):
         if token_type_ids is None:
             token_type_ids = tf.zeros_like(inputs["input_ids"])
         return super().embed(inputs) + self.token_type_embeddings(token_type_ids)
+
+    def portable_embed(self, ops, features):
+        table = ops.weight(self.token_type_embeddings.embeddings)
+        token_type_ids = features.get("token_type_ids")
+        # Without token types every token is type 0: one row, broadcast, is the same sum.
+        token_types = ops.gather(
+            table, ops.constant(np.int64(0)) if token_type_ids is None else token_type_ids
+        )
+        return ops.add(super().portable_embed(ops, features), token_types)
 
     def get_config(self):
         config = super().get_config()

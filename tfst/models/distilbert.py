@@ -18,6 +18,7 @@ from tfst.models.family import (
     activation,
     size,
 )
+from tfst.models.portable_encoder import PortableEncoder
 from tfst.models.transformer_block import TransformerEncoder, block_weight_targets
 from tfst.weights import WeightTable
 
@@ -42,7 +43,7 @@ SKIPPED_TENSORS = (
 
 
 @keras.saving.register_keras_serializable(package="tfst")
-class DistilBertEncoder(TransformerEncoder):
+class DistilBertEncoder(PortableEncoder, TransformerEncoder):
     """DistilBERT: word + position embeddings, LayerNorm, then post-LN transformer blocks.
 
     Call with a dict of ``input_ids`` and ``attention_mask`` (``[batch, seq]`` integers; any

@@ -32,6 +32,7 @@ from tfst.models.family import (
     layer_norm_epsilon,
     size,
 )
+from tfst.models.portable_encoder import PortableEncoder
 from tfst.models.transformer_block import TransformerEncoder, block_weight_targets
 from tfst.weights import WeightTable, WeightTarget
 
@@ -78,7 +79,7 @@ def distance_buckets(largest_distance: int) -> np.ndarray:
 
 
 @keras.saving.register_keras_serializable(package="tfst")
-class MPNetEncoder(TransformerEncoder):
+class MPNetEncoder(PortableEncoder, TransformerEncoder):
     """MPNet: word + position embeddings (positions past the padding id), LayerNorm, post-LN
     blocks whose attention adds a shared relative position bias.
 
@@ -125,6 +126,34 @@ class MPNetEncoder(TransformerEncoder):
         bucket += tf.where(distance < 0, BUCKETS // 2, 0)
         bias = tf.gather(self.relative_attention_bias.embeddings, bucket)  # [seq, seq, heads]
         return tf.transpose(bias, [2, 0, 1])[tf.newaxis]
+
+    def portable_embed(self, ops, features):
+        input_ids = features["input_ids"]
+        not_padding = ops.to_int(ops.not_equal(input_ids, ops.constant(np.int64(PADDING_IDX))))
+        positions = ops.add(
+            ops.multiply(ops.cumsum(not_padding, axis=1), not_padding),
+            ops.constant(np.int64(PADDING_IDX)),
+        )
+        return ops.add(
+            ops.gather(ops.weight(self.word_embeddings.embeddings), input_ids),
+            ops.gather(ops.weight(self.position_embeddings.embeddings), positions),
+        )
+
+    def portable_position_bias(self, ops, length):
+        positions = ops.range(length)
+        distance = ops.subtract(ops.expand(positions, [1]), ops.expand(positions, [0]))
+        table = distance_buckets(self.max_position_embeddings)
+        largest = ops.constant(np.int64(len(table) - 1))
+        bucket = ops.gather(ops.constant(table), ops.minimum(ops.abs(distance), largest))
+        after = ops.where(
+            ops.less(distance, ops.constant(np.int64(0))),
+            ops.constant(np.int64(BUCKETS // 2)),
+            ops.constant(np.int64(0)),
+        )
+        bias = ops.gather(
+            ops.weight(self.relative_attention_bias.embeddings), ops.add(bucket, after)
+        )
+        return ops.expand(ops.transpose(bias, [2, 0, 1]), [0])
 
     def get_config(self):
         config = super().get_config()

@@ -110,5 +110,13 @@ class Module(keras.layers.Layer):
         """Task names that select a route of their own (a Router's); none for other modules."""
         return ()
 
+    def portable_call(self, ops, features: dict[str, Any]) -> dict[str, Any]:
+        """``call`` as a portable graph (``tfst.export.portable``): the same features, built
+        through ``ops`` (ONNX nodes or TensorFlow Lite-friendly ops) on a padded batch of token
+        ids, for ``model.onnx`` and ``model.tflite``."""
+        raise NotImplementedError(
+            f"the {type(self).__name__} module has no ONNX / TensorFlow Lite form yet"
+        )
+
     def compute_output_spec(self, features: dict[str, Any]) -> dict[str, Any]:
         return dict(features)

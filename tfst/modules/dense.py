@@ -128,6 +128,11 @@ class Dense(Module):
             outputs = outputs + self.bias
         return {**features, "sentence_embedding": _ACTIVATIONS[self.activation][0](outputs)}
 
+    def portable_call(self, ops, features):
+        bias = None if self.bias is None else ops.weight(self.bias)
+        outputs = ops.dense(features["sentence_embedding"], ops.weight(self.kernel), bias)
+        return {**features, "sentence_embedding": ops.activation(self.activation, outputs)}
+
     def expected_input_dimension(self) -> int:
         return self.in_features
 

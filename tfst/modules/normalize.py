@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from tfst.modules.base import PACKAGE, Module
@@ -34,3 +35,8 @@ class Normalize(Module):
 
     def call(self, features):
         return {**features, "sentence_embedding": l2_normalize(features["sentence_embedding"])}
+
+    def portable_call(self, ops, features):
+        embeddings = features["sentence_embedding"]
+        norm = ops.maximum(ops.l2_norm(embeddings), ops.constant(np.float32(1e-12)))
+        return {**features, "sentence_embedding": ops.divide(embeddings, norm)}

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from tfst.config import ConfigError, Setting, read_json, setting
@@ -193,6 +194,43 @@ class Pooling(Module):
                     )
                 )
         return outputs[0] if len(outputs) == 1 else tf.concat(outputs, axis=-1)
+
+    def portable_call(self, ops, features):
+        """``pool`` as a portable graph; it sees token ids only, so no prompt is left out
+        (as the SavedModel's token-id signatures)."""
+        token_embeddings, attention_mask = features["token_embeddings"], features["attention_mask"]
+        mask = ops.to_float(attention_mask)
+        mask_3d = ops.expand(mask, [2])
+        is_token = ops.expand(ops.not_equal(mask, ops.constant(np.float32(0))), [2])
+        first_token = ops.argmax(mask, axis=1)
+        tiny = ops.constant(np.float32(1e-9))
+        outputs = []
+        for mode in self.modes:
+            if mode == "cls":
+                outputs.append(ops.take_along_sequence(token_embeddings, first_token))
+            elif mode == "max":
+                masked = ops.where(is_token, token_embeddings, ops.constant(np.float32(-np.inf)))
+                outputs.append(ops.reduce_max(masked, axis=1))
+            elif mode in ("mean", "mean_sqrt_len_tokens"):
+                summed = ops.reduce_sum(ops.multiply(token_embeddings, mask_3d), axis=1)
+                count = ops.maximum(ops.reduce_sum(mask_3d, axis=1), tiny)
+                outputs.append(ops.divide(summed, count if mode == "mean" else ops.sqrt(count)))
+            elif mode == "weightedmean":
+                length = ops.sequence_length(token_embeddings)
+                positions = ops.to_float(ops.add(ops.range(length), ops.constant(np.int64(1))))
+                weights = ops.subtract(
+                    ops.expand(positions, [0]), ops.expand(ops.to_float(first_token), [1])
+                )
+                weighted_mask = ops.expand(ops.multiply(mask, weights), [2])
+                summed = ops.reduce_sum(ops.multiply(token_embeddings, weighted_mask), axis=1)
+                total = ops.maximum(ops.reduce_sum(weighted_mask, axis=1), tiny)
+                outputs.append(ops.divide(summed, total))
+            else:  # lasttoken; an all-padding row picks the last place, as ``pool``
+                last_token = ops.argmax(mask, axis=1, last=True)
+                masked = ops.multiply(token_embeddings, mask_3d)
+                outputs.append(ops.take_along_sequence(masked, last_token))
+        embedding = outputs[0] if len(outputs) == 1 else ops.concat(outputs, axis=-1)
+        return {**features, "sentence_embedding": embedding}
 
     def compute_output_spec(self, features):
         batch = features["token_embeddings"].shape[0]

@@ -22,6 +22,7 @@ from tfst.config import ConfigError, Setting, read_json, read_optional_json, set
 from tfst.files import write_json, write_safetensors, write_text
 from tfst.models.classification_head import ClassificationHead
 from tfst.models.family import Family
+from tfst.models.portable_encoder import PortableEncoder
 from tfst.models.registry import FAMILIES, family_for, family_of
 from tfst.modules.base import PACKAGE, LoadOptions, Module
 from tfst.text.tokenizer import Tokenizer
@@ -250,6 +251,14 @@ class Transformer(Module):
         if self.head is not None:
             features["scores"] = self.head(token_embeddings)
         return features
+
+    def portable_call(self, ops, features):
+        if not isinstance(self.encoder, PortableEncoder):
+            raise NotImplementedError(
+                f"the {family_of(self.encoder).model_type} encoder has no ONNX / TensorFlow Lite "
+                "form yet"
+            )
+        return {**features, "token_embeddings": self.encoder.portable_call(ops, features)}
 
     def output_dimension(self, input_dimension=None) -> int:
         return self.encoder.hidden_size
