@@ -23,14 +23,13 @@ from tokenizers import Regex, pre_tokenizers
 from tfst.text.character_classes import GENERAL_CATEGORIES, load_character_classes
 from tfst.text.code_points import ADDED_TOKEN_BASE, decode_utf8, texts_as_words
 from tfst.text.regex import (
-    CATEGORY_LONG_NAMES,
-    PROPERTY_CATEGORIES,
     SPLIT_BEHAVIORS,
     PatternMatcher,
     pattern_from_json,
     split_on_matches,
     translate_pattern,
 )
+from tfst.text.regex_sets import CATEGORY_LONG_NAMES, PROPERTY_CATEGORIES
 from tfst.text.spec import TokenizerSpecError
 
 REAL_WORLD_PATTERNS = {
