@@ -260,3 +260,20 @@ def test_empty_batch_of_pairs_gives_zero_by_zero():
     layer = Tokenizer(BASE, pad_token_id=0)
     outputs = layer(np.array([], dtype=object).astype(str).tolist(), [])
     assert outputs["input_ids"].shape == (0, 0)
+
+
+def test_a_text_past_the_length_limit_is_refused_and_one_at_it_is_tokenized():
+    """8 MiB of text per call at most: beyond, a clear error instead of memory running out."""
+    import tensorflow as tf
+
+    from tfst.text.tokenizer import MAX_TEXT_BYTES
+
+    layer = base_layer()
+    layer.max_length = 16
+    at_limit = "alpha " * (MAX_TEXT_BYTES // 6) + "b" * (MAX_TEXT_BYTES % 6)
+    assert len(at_limit.encode()) == MAX_TEXT_BYTES
+    assert layer([at_limit])["input_ids"].shape == (1, 16)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="longer than 8388608 UTF-8 bytes"):
+        layer(["short", at_limit + "é"])
+    with pytest.raises(tf.errors.InvalidArgumentError, match="longer than 8388608 UTF-8 bytes"):
+        layer(["short"], [at_limit + "!"])

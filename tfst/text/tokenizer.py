@@ -42,6 +42,10 @@ from tfst.text.spec import TokenizerSpecError, option
 
 OUTPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids")
 SIDES = ("right", "left")
+MAX_TEXT_BYTES = 1 << 23
+"""Longest text a call takes, in UTF-8 bytes (8 MiB). Tokenizing keeps tens of bytes of
+intermediate tensors per character; without a bound one 40-million-character text ends the
+process in ``std::bad_alloc``. A longer text fails the call with an ``InvalidArgumentError``."""
 
 
 @keras.saving.register_keras_serializable(package="tfst")
@@ -211,7 +215,7 @@ class Tokenizer(keras.layers.Layer):
     def _tokenize(self, strings: tf.Tensor, pairs: tf.Tensor | None = None) -> dict:
         # A restored SavedModel signature checks its input's dtype but not its shape: without
         # this runtime check a scalar or a matrix would be read as one flattened batch.
-        strings = tf.ensure_shape(strings, [None])
+        strings = _within_length_limit(tf.ensure_shape(strings, [None]))
         pair = pairs is not None
         room = tf.maximum(self._max_length - self.special_token_count(pair), 0)
         # A pair's longest_first truncation compares the two texts' whole lengths (the longer
@@ -220,7 +224,7 @@ class Tokenizer(keras.layers.Layer):
         first = self.encode_ids(strings, None if pair else room)
         second = None
         if pair:
-            pairs = tf.ensure_shape(pairs, [None])
+            pairs = _within_length_limit(tf.ensure_shape(pairs, [None]))
             tf.debugging.assert_equal(
                 tf.size(strings), tf.size(pairs), message="texts and pairs differ in number"
             )
@@ -359,3 +363,15 @@ def _words_within(words: tf.RaggedTensor, room: tf.Tensor, side: str) -> tf.Ragg
     starts = words.row_starts() if side == "right" else words.row_limits() - kept
     indices = tf.ragged.range(starts, starts + kept).flat_values
     return tf.RaggedTensor.from_row_lengths(tf.gather(words.values, indices), kept, validate=False)
+
+
+def _within_length_limit(texts: tf.Tensor) -> tf.Tensor:
+    """``texts``, readable only after each is checked to hold at most ``MAX_TEXT_BYTES``."""
+    check = tf.debugging.assert_less_equal(
+        tf.strings.length(texts),
+        MAX_TEXT_BYTES,
+        message=f"a text is longer than {MAX_TEXT_BYTES} UTF-8 bytes, the most tfst tokenizes "
+        "in one piece; split it first",
+    )
+    with tf.control_dependencies([check]):
+        return tf.identity(texts)
