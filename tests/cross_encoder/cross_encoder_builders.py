@@ -16,7 +16,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hard_strings import ALL_HARD_STRINGS
-from model_builders import MINILM_FOLDER, TOKENIZER_FILES, save_mpnet_tokenizer
+from model_builders import (
+    MINILM_FOLDER,
+    TOKENIZER_FILES,
+    save_mpnet_tokenizer,
+    save_roberta_tokenizer,
+    save_xlm_roberta_tokenizer,
+)
 from sentences import EVERYDAY, long_texts, varied_sentences
 
 HIDDEN_SIZE = 32
@@ -48,6 +54,10 @@ SHAPES = {
     "mpnet_1_label": CrossEncoderShape(
         "mpnet", 1, "torch.nn.modules.activation.Sigmoid", safetensors=False, seed=3
     ),
+    "xlm_roberta_1_label": CrossEncoderShape("xlm-roberta", 1, seed=4),
+    "roberta_2_labels": CrossEncoderShape(
+        "roberta", 2, "torch.nn.modules.activation.Sigmoid", safetensors=False, seed=5
+    ),
 }
 
 
@@ -60,6 +70,10 @@ def _classification_model(shape: CrossEncoderShape, vocab_size: int):
         DistilBertForSequenceClassification,
         MPNetConfig,
         MPNetForSequenceClassification,
+        RobertaConfig,
+        RobertaForSequenceClassification,
+        XLMRobertaConfig,
+        XLMRobertaForSequenceClassification,
     )
 
     torch.manual_seed(shape.seed)
@@ -86,6 +100,21 @@ def _classification_model(shape: CrossEncoderShape, vocab_size: int):
             **common,
         )
         model = DistilBertForSequenceClassification(config)
+    elif shape.family in ("roberta", "xlm-roberta"):
+        config_class, model_class = {
+            "roberta": (RobertaConfig, RobertaForSequenceClassification),
+            "xlm-roberta": (XLMRobertaConfig, XLMRobertaForSequenceClassification),
+        }[shape.family]
+        config = config_class(
+            hidden_size=HIDDEN_SIZE,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            intermediate_size=64,
+            max_position_embeddings=MAX_LENGTH + 2,  # positions start after pad_token_id 1
+            pad_token_id=1,
+            **common,
+        )
+        model = model_class(config)
     else:
         config = MPNetConfig(
             hidden_size=HIDDEN_SIZE,
@@ -115,6 +144,10 @@ def _save_tokenizer(family: str, folder: Path) -> int:
     folder.mkdir(parents=True, exist_ok=True)
     if family == "mpnet":
         vocab_size = save_mpnet_tokenizer(folder)
+    elif family == "xlm-roberta":
+        vocab_size = save_xlm_roberta_tokenizer(folder)
+    elif family == "roberta":
+        vocab_size = save_roberta_tokenizer(folder)
     elif family == "distilbert":
         # DistilBertTokenizer gives the model no token_type_ids (DistilBERT has none).
         from transformers import DistilBertTokenizer

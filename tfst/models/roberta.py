@@ -19,6 +19,7 @@ import tensorflow as tf
 
 from tfst.config import ConfigError
 from tfst.models.bert import BertEncoder
+from tfst.models.classification_head import ClassificationHeadSpec
 from tfst.models.family import (
     MAX_LAYERS,
     MAX_POSITIONS,
@@ -139,6 +140,14 @@ def roberta_family(model_type: str, architecture: str, tokenizer_class: str) -> 
         fixed={"position_embedding_type": "absolute", "is_decoder": False},
         constants={"model_type": model_type},
         check=_check,
+        # *ForSequenceClassification: classifier.dense + tanh on <s>, then classifier.out_proj.
+        classification_head=ClassificationHeadSpec(
+            architecture=architecture.replace("Model", "ForSequenceClassification"),
+            encoder_prefix=CHECKPOINT_PREFIXES[0],
+            dense="classifier.dense",
+            output="classifier.out_proj",
+            activation="tanh",
+        ),
     )
 
 
