@@ -19,7 +19,9 @@ from model_builders import (
     HIDDEN_SIZE,
     build_distiluse_shaped_folder,
     build_mpnet_sentence_folder,
+    build_roberta_sentence_folder,
     build_sentence_folder,
+    build_xlm_roberta_sentence_folder,
     save_dense_module,
 )
 from onnx import TensorProto, helper
@@ -187,6 +189,24 @@ def test_random_models_onnx_match_sentence_transformers(random_model, batch_size
         random_model.export, random_model.reference, TEXTS, random_model.expected, batch_size
     )
     assert difference <= 1e-5
+
+
+@pytest.mark.parametrize(
+    "builder",
+    [build_xlm_roberta_sentence_folder, build_roberta_sentence_folder],
+    ids=lambda b: b.__name__,
+)
+def test_roberta_families_model_onnx_matches_sentence_transformers(builder, tmp_path):
+    """Positions counted past the padding id, in the portable graph too: model.onnx alone (their
+    tokenizers have no onnxruntime-extensions form), fed sentence-transformers' ids."""
+    folder = builder(tmp_path / "model")
+    reference = _reference(folder)
+    export = tfst.load(folder).export_onnx(tmp_path / "onnx", with_tokenizer=False)
+    texts = TEXTS + ALL_HARD_STRINGS[:40]
+    expected = reference.encode(texts)
+    for batch_size in BATCH_SIZES:
+        largest = _largest_difference_from_token_ids(export, reference, texts, expected, batch_size)
+        assert largest <= 1e-5, (batch_size, largest)
 
 
 def test_onnx_holds_standard_operators_only_and_passes_the_checker(random_model):
