@@ -151,10 +151,15 @@ class Tokenizer(keras.layers.Layer):
         self._set_max_length(max_length)
         # Eager calls run one traced graph: op-by-op dispatch of hundreds of small ops is slow.
         # Held in lambdas because a tf.function attribute would be exported with the layer.
-        single = tf.function(self._tokenize, input_signature=[tf.TensorSpec([None], tf.string)])
+        # Traced without AutoGraph: the stages are plain TensorFlow ops, and converting their
+        # code cost seconds on the first call.
+        single = tf.function(
+            self._tokenize, input_signature=[tf.TensorSpec([None], tf.string)], autograph=False
+        )
         pair = tf.function(
             self._tokenize,
             input_signature=[tf.TensorSpec([None], tf.string), tf.TensorSpec([None], tf.string)],
+            autograph=False,
         )
         self._tokenize_eagerly = lambda first, second=None: (
             single(first) if second is None else pair(first, second)
