@@ -146,8 +146,8 @@ class Tokenizer(keras.layers.Layer):
         token_ids.update({token.content: token.id for token in self.added_tokens})
         self._token_ids = MappingProxyType(token_ids)
         self._max_length = tf.Variable(1, dtype=tf.int32, trainable=False, name="max_length")
-        # Not ``self.max_length = ...``: Keras' attribute tracking skips property setters while
-        # the layer is being constructed, and with it the check.
+        # Not ``self.max_length = ...``: in the constructor that assignment does not reach the
+        # property setter (Keras' attribute handling takes it), so the check would not run.
         self._set_max_length(max_length)
         # Eager calls run one traced graph: op-by-op dispatch of hundreds of small ops is slow.
         # Held in lambdas because a tf.function attribute would be exported with the layer.
