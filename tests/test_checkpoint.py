@@ -28,7 +28,7 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tfst import checkpoint
+from tfst import torch_zip
 from tfst.checkpoint import (
     WEIGHTS_FILE_NAMES,
     CheckpointError,
@@ -865,7 +865,7 @@ def test_views_that_together_need_more_than_the_machine_has_are_refused(tmp_path
     views = {f"copy_{index}": _View(storage, 0, (1000,), (1,)) for index in range(10)}
     path = _write_torch_zip(tmp_path / "copies.bin", _state_pickle(views), {"0": bytes(4000)})
     assert len(load_checkpoint_tensors(path)) == 10
-    monkeypatch.setattr(checkpoint, "physical_memory_bytes", lambda: 39_999)
+    monkeypatch.setattr(torch_zip, "physical_memory_bytes", lambda: 39_999)
     with pytest.raises(
         CheckpointError, match=rf"{path}: its 10 tensors would take 0\.0 GiB, more than this"
     ):
