@@ -24,7 +24,8 @@ from tqdm.auto import tqdm
 
 from tfst.config import ConfigError
 from tfst.modules import Module, Transformer
-from tfst.sentence_model import as_text, resolve_prompt
+from tfst.prompts import resolve_prompt
+from tfst.text_checks import as_text
 
 logger = logging.getLogger(__name__)
 

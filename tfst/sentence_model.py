@@ -22,13 +22,14 @@ from tfst.messages import capped_listing
 from tfst.models.transformer_block import check_precision
 from tfst.modules import Module, Pooling
 from tfst.modules.normalize import l2_normalize
+from tfst.prompts import check_prompt, resolve_prompt
 from tfst.quantization import PRECISIONS, quantize_embeddings
 from tfst.similarity import (
     check_similarity_fn_name,
     pairwise_similarity_function,
     similarity_function,
 )
-from tfst.text_checks import utf8_problem
+from tfst.text_checks import as_string_list
 from tfst.token_ids import checked_token_id_features
 
 logger = logging.getLogger(__name__)
@@ -83,7 +84,7 @@ class SentenceTransformer(keras.Model):
                 keras.layers.Layer.trainable.fset(layer, False)
         prompts = {name: "" for name in _STANDARD_PROMPT_NAMES} | dict(prompts or {})
         for name, text in prompts.items():
-            _check_prompt(text, f"prompt {name!r:.100}", optional=True)
+            check_prompt(text, f"prompt {name!r:.100}", optional=True)
         self.prompts = {name: text or "" for name, text in prompts.items()}
         if default_prompt_name is not None and default_prompt_name not in self.prompts:
             raise ValueError(
@@ -309,7 +310,7 @@ class SentenceTransformer(keras.Model):
         (sentence-transformers would tokenize each of its characters as a text).
         """
         return self.pipeline_modules[0].tokenize(
-            tf.constant(_as_string_list(texts), dtype=tf.string)
+            tf.constant(as_string_list(texts), dtype=tf.string)
         )
 
     def encode(
@@ -375,7 +376,7 @@ class SentenceTransformer(keras.Model):
         if isinstance(sentences, tf.Tensor):
             sentences = sentences.numpy()
         single = isinstance(sentences, (str, bytes))
-        texts = _as_string_list([sentences] if single else sentences)
+        texts = as_string_list([sentences] if single else sentences)
         if show_progress_bar is None:
             show_progress_bar = logger.getEffectiveLevel() in (logging.INFO, logging.DEBUG)
 
@@ -527,17 +528,6 @@ class SentenceTransformer(keras.Model):
         return cls(modules, **config)
 
 
-def _check_prompt(text: object, what: str, optional: bool = False) -> None:
-    """A prompt must be a str with a UTF-8 form (None too, if ``optional``); TensorFlow would
-    otherwise fail on it with a conversion error that names nothing."""
-    if optional and text is None:
-        return
-    if not isinstance(text, str):
-        raise TypeError(f"{what} must be a str, got {type(text).__name__}: {text!r:.80}")
-    if problem := utf8_problem(text):
-        raise ValueError(f"{what} has no UTF-8 form: it holds {problem}")
-
-
 def _token_rows(attention_mask: np.ndarray) -> np.ndarray:
     """How many token rows ``encode(output_value="token_embeddings")`` keeps per text, as
     sentence-transformers counts them: up to the last real token, but at least one row (a text
@@ -567,74 +557,3 @@ class _FunctionCache:
 
     def clear(self) -> None:
         self._functions.clear()
-
-
-def resolve_prompt(
-    prompts: dict[str, str],
-    default_prompt_name: str | None,
-    prompt: str | None,
-    prompt_name: str | None,
-) -> str | None:
-    """The prompt text a call uses, as sentence-transformers picks it: ``prompt``, else the
-    text of ``prompt_name`` (which must be one of ``prompts``), else the default prompt's."""
-    if prompt is not None:
-        _check_prompt(prompt, "prompt")
-        if prompt_name is not None:
-            logger.warning("both prompt and prompt_name given; using prompt")
-        return prompt
-    if prompt_name is not None:
-        if prompt_name not in prompts:
-            raise ValueError(
-                f"prompt_name {prompt_name!r:.100} is not one of the prompts "
-                f"[{capped_listing(map(repr, prompts))}]"
-            )
-        return prompts[prompt_name]
-    if default_prompt_name is not None:
-        return prompts.get(default_prompt_name)
-    return None
-
-
-def _as_string_list(sentences) -> list[str]:
-    """A batch of texts as a list of str, or a TypeError/ValueError naming the bad item.
-
-    Any iterable of str works (1-D arrays and tensors included); bytes items are decoded as
-    UTF-8. Refused here rather than deep inside TensorFlow: non-text items, invalid UTF-8, and
-    lone surrogates (which TensorFlow cannot turn into UTF-8).
-    """
-    if isinstance(sentences, tf.Tensor):
-        sentences = sentences.numpy()
-    if isinstance(sentences, np.ndarray) and sentences.ndim != 1:
-        raise TypeError(f"sentences must be a 1-D array, got shape {sentences.shape}")
-    if isinstance(sentences, (str, bytes)):
-        raise TypeError(
-            f"expected a batch of texts, got one {type(sentences).__name__}; wrap it in a list"
-        )
-    if isinstance(sentences, (dict, set, frozenset)) or not hasattr(sentences, "__iter__"):
-        raise TypeError(
-            "sentences must be a str, or a list, tuple, generator or 1-D array of str, "
-            f"got {type(sentences).__name__}"
-        )
-    return [as_text(text, f"sentences[{position}]") for position, text in enumerate(sentences)]
-
-
-def as_text(text, where: str) -> str:
-    """One text as a str: bytes are decoded as UTF-8; anything else, invalid UTF-8 and lone
-    surrogates (which TensorFlow cannot turn into UTF-8) are refused naming ``where``."""
-    if isinstance(text, bytes):
-        try:
-            return text.decode("utf-8")
-        except UnicodeDecodeError as error:
-            raise ValueError(
-                f"{where} is not valid UTF-8 ({error.reason} at byte {error.start}); decode it "
-                "yourself, e.g. with errors='replace'"
-            ) from None
-    if not isinstance(text, str):
-        raise TypeError(f"{where} is a {type(text).__name__}, expected str: {text!r:.80}")
-    if not text.isascii():
-        try:
-            text.encode("utf-8")
-        except UnicodeEncodeError as error:
-            raise ValueError(
-                f"{where} has no UTF-8 form ({error.reason} at character {error.start})"
-            ) from None
-    return text
