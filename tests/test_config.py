@@ -64,9 +64,9 @@ def test_module_type_names_of_both_generations_are_read(minilm_copy, types):
 
 def test_unknown_module_type_is_named_with_the_supported_ones(minilm_copy):
     modules = json.loads((minilm_copy / "modules.json").read_text())
-    modules[1]["type"] = "sentence_transformers.models.BoW"
+    modules[1]["type"] = "sentence_transformers.models.NotAModule"
     _write(minilm_copy / "modules.json", modules)
-    with pytest.raises(ConfigError, match=r"BoW.*not supported.*Pooling"):
+    with pytest.raises(ConfigError, match=r"NotAModule.*not supported.*Pooling"):
         read_model_config(minilm_copy)
 
 

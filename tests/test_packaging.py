@@ -22,7 +22,9 @@ def test_runtime_requirements_exclude_the_pytorch_stack():
 
 def test_tensorflow_text_is_only_an_extra():
     """`pip install .` (no extras) pulls no tensorflow-text; the extra of that name does."""
-    extras = [r for r in requires("tensorflow-sentence-transformers") if "tensorflow-text" in r]
+    extras = [
+        r for r in requires("tensorflow-sentence-transformers") if r.startswith("tensorflow-text")
+    ]
     assert extras and all('extra == "tensorflow-text"' in r for r in extras)
 
 
@@ -43,7 +45,7 @@ def test_tensorflow_text_ops_without_the_package_say_which_extra_to_install(mini
             config = model.tokenizer.get_config()
             config["ops"] = "tensorflow_text"
             tfst.text.Tokenizer.from_config(config)
-        except ImportError as error:
+        except Exception as error:  # Keras' from_config wraps the ImportError, message kept
             print(error)
         """
     )

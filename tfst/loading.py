@@ -122,7 +122,7 @@ def load(
     if _saved_as_cross_encoder(folder):
         raise ConfigError(f"{folder} is a cross-encoder: load it with tfst.load_cross_encoder")
     modules = read_modules(folder, LoadOptions(encoder_precision=encoder_precision))
-    if modules[0].head is not None:
+    if getattr(modules[0], "head", None) is not None:  # only a Transformer can carry a head
         raise ConfigError(
             f"{folder} is a cross-encoder (its Transformer's transformer_task is "
             f"{SEQUENCE_CLASSIFICATION}): load it with tfst.load_cross_encoder"
@@ -215,7 +215,7 @@ def load_cross_encoder(
     saved_activation = None
     if _saved_as_cross_encoder(folder):
         modules = read_modules(folder, options)
-        if len(modules) != 1 or modules[0].head is None:
+        if len(modules) != 1 or getattr(modules[0], "head", None) is None:
             raise ConfigError(
                 f"{folder / 'modules.json'}: a cross-encoder of tfst is one Transformer module "
                 f"with transformer_task {SEQUENCE_CLASSIFICATION!r}, found "
