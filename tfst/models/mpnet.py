@@ -127,17 +127,8 @@ class MPNetEncoder(PortableEncoder, TransformerEncoder):
         bias = tf.gather(self.relative_attention_bias.embeddings, bucket)  # [seq, seq, heads]
         return tf.transpose(bias, [2, 0, 1])[tf.newaxis]
 
-    def portable_embed(self, ops, features):
-        input_ids = features["input_ids"]
-        not_padding = ops.to_int(ops.not_equal(input_ids, ops.constant(np.int64(PADDING_IDX))))
-        positions = ops.add(
-            ops.multiply(ops.cumsum(not_padding, axis=1), not_padding),
-            ops.constant(np.int64(PADDING_IDX)),
-        )
-        return ops.add(
-            ops.gather(ops.weight(self.word_embeddings.embeddings), input_ids),
-            ops.gather(ops.weight(self.position_embeddings.embeddings), positions),
-        )
+    def portable_positions(self, ops, input_ids):
+        return self.portable_positions_past_padding(ops, input_ids, PADDING_IDX)
 
     def portable_position_bias(self, ops, length):
         positions = ops.range(length)

@@ -11,9 +11,9 @@ It is written once, against an *ops* object (``tfst.export.portable``): ONNX nod
 ``model.onnx`` (``tfst.export.onnx.OnnxOps``), TensorFlow ops for ``model.tflite``
 (``tfst.export.portable.TensorFlowOps``). A family's encoder inherits :class:`PortableEncoder`
 and overrides its hooks where its ``embed`` / ``position_bias`` differ from the defaults, the
-same way it overrides those of ``TransformerEncoder``: BERT adds its token types, MPNet counts
-positions past the padding id (RoBERTa and XLM-R do the same: MPNet's ``portable_embed`` with
-their own padding id) and adds its relative position bias.
+same way it overrides those of ``TransformerEncoder``: BERT adds its token types; MPNet,
+RoBERTa and XLM-R count positions past their padding id (``portable_positions``); MPNet adds
+its relative position bias.
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ import numpy as np
 
 class PortableEncoder:
     """Mixin for ``TransformerEncoder`` families: ``portable_call`` builds the encoder through
-    ``ops``; ``portable_embed`` and ``portable_position_bias`` are the family hooks."""
+    ``ops``; ``portable_embed``, ``portable_positions`` and ``portable_position_bias`` are the
+    family hooks."""
 
     def portable_call(self, ops, features: dict):
         """``features`` (``input_ids``, ``attention_mask`` ``[batch, seq]`` ints, in ``ops``'
@@ -45,13 +46,27 @@ class PortableEncoder:
         return hidden
 
     def portable_embed(self, ops, features: dict):
-        """Word + position embeddings (positions 0..seq-1); as ``TransformerEncoder.embed``."""
+        """Word + position embeddings; as ``TransformerEncoder.embed``."""
         input_ids = features["input_ids"]
-        positions = ops.range(ops.sequence_length(input_ids))
         return ops.add(
             ops.gather(ops.weight(self.word_embeddings.embeddings), input_ids),
-            ops.gather(ops.weight(self.position_embeddings.embeddings), positions),
+            ops.gather(
+                ops.weight(self.position_embeddings.embeddings),
+                self.portable_positions(ops, input_ids),
+            ),
         )
+
+    def portable_positions(self, ops, input_ids):
+        """Position ids: 0..seq-1 for every text (a family counting otherwise overrides it)."""
+        return ops.range(ops.sequence_length(input_ids))
+
+    def portable_positions_past_padding(self, ops, input_ids, padding_id: int):
+        """Position ids counted over real tokens only, starting at ``padding_id + 1`` (padding
+        keeps ``padding_id``): transformers' ``create_position_ids_from_input_ids``, which
+        MPNet, RoBERTa and XLM-R use."""
+        padding = ops.constant(np.int64(padding_id))
+        not_padding = ops.to_int(ops.not_equal(input_ids, padding))
+        return ops.add(ops.multiply(ops.cumsum(not_padding, axis=1), not_padding), padding)
 
     def portable_position_bias(self, ops, length):
         """A ``[1, heads, seq, seq]`` attention bias shared by all texts, or None; as

@@ -15,7 +15,6 @@ layer keeps the ``model_type`` it was read as, so saving writes it back.
 from __future__ import annotations
 
 import keras
-import numpy as np
 import tensorflow as tf
 
 from tfst.config import ConfigError
@@ -92,25 +91,8 @@ class RobertaEncoder(BertEncoder):
             + self.token_type_embeddings(token_type_ids)
         )
 
-    def portable_embed(self, ops, features):
-        """``embed`` in portable ops (``tfst.models.portable_encoder``): positions counted past
-        the padding id, as MPNet counts them, plus BERT's token types."""
-        input_ids = features["input_ids"]
-        pad = ops.constant(np.int64(self.pad_token_id))
-        not_padding = ops.to_int(ops.not_equal(input_ids, pad))
-        positions = ops.add(ops.multiply(ops.cumsum(not_padding, axis=1), not_padding), pad)
-        token_type_ids = features.get("token_type_ids")
-        token_types = ops.gather(
-            ops.weight(self.token_type_embeddings.embeddings),
-            ops.constant(np.int64(0)) if token_type_ids is None else token_type_ids,
-        )
-        return ops.add(
-            ops.add(
-                ops.gather(ops.weight(self.word_embeddings.embeddings), input_ids),
-                ops.gather(ops.weight(self.position_embeddings.embeddings), positions),
-            ),
-            token_types,
-        )
+    def portable_positions(self, ops, input_ids):
+        return self.portable_positions_past_padding(ops, input_ids, self.pad_token_id)
 
     def usable_positions(self) -> int:
         # Positions start at pad_token_id + 1.
