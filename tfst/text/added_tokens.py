@@ -33,6 +33,7 @@ from tfst.text.code_points import (
     encode_utf8,
     is_added_token,
     is_row_start,
+    merge_inner,
     row_ids,
     texts_as_words,
 )
@@ -96,6 +97,8 @@ class _Matcher(tf.Module):
         super().__init__(name="added_token_matcher")
         by_length = sorted(range(len(patterns)), key=lambda i: -len(patterns[i]))
         self._regex = "|".join(re.escape(patterns[i]) for i in by_length)
+        # Full-match form of "contains any token": RE2 scans each string once, in linear time.
+        self._anywhere = f"(?s).*(?:{self._regex}).*"
         self._table = tf.lookup.StaticHashTable(
             tf.lookup.KeyValueTensorInitializer(
                 tf.constant(list(patterns)), tf.constant(list(token_indices), tf.int32)
@@ -111,7 +114,14 @@ class _Matcher(tf.Module):
         )
 
     def match(self, strings: tf.Tensor) -> tf.RaggedTensor:
-        """``[n]`` valid UTF-8 strings → ``[n, (code points)]``, occurrences as placeholders."""
+        """``[n]`` valid UTF-8 strings → ``[n, (code points)]``, occurrences as placeholders.
+
+        Most batches hold no added token at all; one scan finds that out and skips the split.
+        """
+        found = tf.reduce_any(tf.strings.regex_full_match(strings, self._anywhere))
+        return tf.cond(found, lambda: self._split(strings), lambda: decode_utf8(strings))
+
+    def _split(self, strings: tf.Tensor) -> tf.RaggedTensor:
         pieces = tf.strings.split(
             tf.strings.regex_replace(strings, self._regex, _MARK + b"\\0" + _MARK), sep=_MARK
         )
@@ -280,9 +290,7 @@ class AddedVocabulary(tf.Module):
         placeholder_count = tf.cumsum(tf.cast(placeholder, tf.int64))
         row = tf.where(~placeholder, text_count - 1, text_count[-1:] + placeholder_count - 1)
         rejoined = tf.gather(tf.concat([matched, placeholder_pieces], axis=0), row)
-        return tf.RaggedTensor.from_row_splits(
-            rejoined, pieces.row_splits, validate=False
-        ).merge_dims(1, 2)
+        return merge_inner(pieces.row_splits, rejoined)
 
 
 def _normalized_contents(tokens: Sequence[AddedToken], normalizer) -> list[str]:

@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import tensorflow as tf
 
-from tfst.text.code_points import ADDED_TOKEN_BASE
+from tfst.text.code_points import ADDED_TOKEN_BASE, expand
 from tfst.text.unicode_tables import NUM_CODE_POINTS, PAGE_BITS, PAGE_MASK, TwoLevelTable
 
 # In a mapping row, this value stands for the input code point itself.
@@ -77,9 +77,7 @@ class CodePointMap:
             code_points < ADDED_TOKEN_BASE, _lookup(self._blocks, self._pages, code_points), 0
         )
         lengths = tf.gather(self._row_lengths, row)
-        source = tf.repeat(tf.range(tf.size(code_points)), lengths)
-        ends = tf.cumsum(lengths)
-        offset = tf.range(tf.size(source)) - tf.gather(ends - lengths, source)
+        source, offset = expand(lengths)
         starts = tf.gather(tf.gather(self._row_starts, row), source)
         values = tf.gather(self._row_values, starts + offset)
         values = tf.where(values == SELF, tf.gather(code_points, source), values)

@@ -49,6 +49,19 @@ def row_ids(ragged: tf.RaggedTensor) -> tf.Tensor:
     return tf.searchsorted(ragged.row_limits(), position, side="right", out_type=tf.int64)
 
 
+def expand(lengths: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """Input i copied ``lengths[i]`` times: each output position's input index and its offset
+    among the copies (``source`` is ``tf.repeat(tf.range(n), lengths)``).
+
+    One binary search per output position over the running ends, not ``tf.repeat``: that builds
+    an n × max(lengths) mask and runs some twenty ops, which a one-text call feels.
+    """
+    ends = tf.cumsum(lengths)
+    position = tf.range(tf.reduce_sum(lengths), dtype=lengths.dtype)
+    source = tf.searchsorted(ends, position, side="right", out_type=lengths.dtype)
+    return source, position - tf.gather(ends - lengths, source)
+
+
 def utf8_lengths(code_points: tf.Tensor) -> tf.Tensor:
     """UTF-8 bytes (1 to 4) of each code point of an int32 tensor (placeholders read 4)."""
     return (
@@ -101,6 +114,15 @@ def keep_where(ragged: tf.RaggedTensor, keep: tf.Tensor) -> tf.RaggedTensor:
     )
 
 
+def merge_inner(outer_splits: tf.Tensor, inner: tf.RaggedTensor) -> tf.RaggedTensor:
+    """``[rows, (parts), (values)]`` given as its outer row splits and its ``[parts, (values)]``
+    → ``[rows, (values)]``. ``RaggedTensor.merge_dims`` does the same with validation asserts,
+    each a conditional that costs a one-text call tens of microseconds."""
+    return tf.RaggedTensor.from_row_splits(
+        inner.values, tf.gather(inner.row_splits, outer_splits), validate=False
+    )
+
+
 def texts_as_words(texts: tf.RaggedTensor) -> tf.RaggedTensor:
     """``[texts, (code points)]`` → ``[texts, (words), (code points)]`` before pre-tokenization.
 
@@ -123,8 +145,9 @@ def words_from_starts(texts: tf.RaggedTensor, starts: tf.Tensor) -> tf.RaggedTen
         tf.concat([word_starts, [tf.size(texts.values, out_type=tf.int64)]], axis=0),
         validate=False,
     )
-    text_of_word = tf.gather(row_ids(texts), word_starts)
-    return tf.RaggedTensor.from_value_rowids(words, text_of_word, texts.nrows(), validate=False)
+    # Text k's words are the starts before its end: one binary search per text boundary.
+    text_splits = tf.searchsorted(word_starts, texts.row_splits, side="left", out_type=tf.int64)
+    return tf.RaggedTensor.from_row_splits(words, text_splits, validate=False)
 
 
 def split_words(words: tf.RaggedTensor, starts: tf.Tensor, keep: tf.Tensor) -> tf.RaggedTensor:
@@ -147,14 +170,10 @@ def split_words(words: tf.RaggedTensor, starts: tf.Tensor, keep: tf.Tensor) -> t
     kept_segment = tf.boolean_mask(segment, keep)
     previous_segment = tf.concat([[-1], kept_segment[:-1]], axis=0)
     new_word_starts = tf.not_equal(kept_segment, previous_segment)
-    text_of_code_point = tf.gather(row_ids(words), row_ids(words.values))
-    kept_texts = tf.RaggedTensor.from_value_rowids(
-        tf.boolean_mask(code_points, keep),
-        tf.boolean_mask(text_of_code_point, keep),
-        words.nrows(),
-        validate=False,
+    texts = tf.RaggedTensor.from_row_splits(
+        code_points, tf.gather(words.values.row_splits, words.row_splits), validate=False
     )
-    return words_from_starts(kept_texts, new_word_starts)
+    return words_from_starts(keep_where(texts, keep), new_word_starts)
 
 
 def map_words(words: tf.RaggedTensor, function) -> tf.RaggedTensor:

@@ -17,6 +17,7 @@ from typing import Any, ClassVar, NamedTuple
 
 import tensorflow as tf
 
+from tfst.text.code_points import row_ids
 from tfst.text.spec import TokenizerSpecError, build_component, option
 
 
@@ -47,12 +48,36 @@ def _with_type_id(encoding: Encoding, type_id: int) -> Encoding:
 
 
 def concatenate(parts: list[Encoding]) -> Encoding:
-    """The parts' tokens one after another, row by row."""
+    """The parts' tokens one after another, row by row.
+
+    One scatter puts every part's values where they land. A ragged ``tf.concat`` does the same
+    behind validation asserts, each a conditional that costs a one-text call tens of
+    microseconds.
+    """
     if len(parts) == 1:
         return parts[0]
+    lengths = [part.ids.row_lengths() for part in parts]
+    row_lengths = tf.add_n(lengths)
+    before = tf.cumsum(row_lengths, exclusive=True)  # where each output row starts
+    destinations = []
+    for part, length in zip(parts, lengths, strict=True):
+        position = tf.range(tf.size(part.ids.values, out_type=tf.int64))
+        shift = before - part.ids.row_starts()
+        destinations.append(position + tf.gather(shift, row_ids(part.ids)))
+        before += length
+    destination = tf.concat(destinations, axis=0)[:, tf.newaxis]
+    size = tf.shape(destination, out_type=tf.int64)[:1]
+
+    def scatter(values):
+        return tf.RaggedTensor.from_row_lengths(
+            tf.scatter_nd(destination, tf.concat(values, axis=0), size),
+            row_lengths,
+            validate=False,
+        )
+
     return Encoding(
-        tf.concat([part.ids for part in parts], axis=1),
-        tf.concat([part.type_ids for part in parts], axis=1),
+        scatter([part.ids.values for part in parts]),
+        scatter([part.type_ids.values for part in parts]),
     )
 
 

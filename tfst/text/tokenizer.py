@@ -32,7 +32,7 @@ import keras
 import tensorflow as tf
 
 from tfst.text.added_tokens import AddedToken, AddedVocabulary
-from tfst.text.code_points import ADDED_TOKEN_BASE, is_added_token, texts_as_words
+from tfst.text.code_points import ADDED_TOKEN_BASE, is_added_token, merge_inner, texts_as_words
 from tfst.text.models import model_from_json
 from tfst.text.models.wordpiece import WORDPIECE_OPS, WordPiece
 from tfst.text.normalizers import normalizer_from_json
@@ -279,9 +279,7 @@ class Tokenizer(keras.layers.Layer):
         added_count = tf.cumsum(tf.cast(placeholder, tf.int64))
         row = tf.where(~placeholder, text_count - 1, text_count[-1:] + added_count - 1)
         pieces = tf.gather(tf.concat([model_ids, added_rows], axis=0), row)
-        return tf.RaggedTensor.from_row_splits(pieces, words.row_splits, validate=False).merge_dims(
-            1, 2
-        )
+        return merge_inner(words.row_splits, pieces)
 
     def _truncate(self, first, second, room):
         """`tokenizers`' truncation to ``room`` ids (``longest_first`` for pairs)."""
