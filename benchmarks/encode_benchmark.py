@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import json
 import sys
 import tempfile
 from pathlib import Path
@@ -18,6 +17,7 @@ import numpy as np
 from corpus import english_texts
 from encode_workers import EXPORT_CALLS, FLOAT32_CONTENDERS, FLOAT32_TOLERANCE, export_artifact
 from machine import LoadMeter, describe_machine
+from model_folders import max_seq_length_of, resolve_model_folder
 from protocol import WorkerProcess, decode_array, thread_environment
 from timing import interleaved_rounds, summary
 
@@ -26,9 +26,9 @@ WORKER_SCRIPT = Path(__file__).with_name("bench_encode.py")
 
 
 def run(options: argparse.Namespace) -> dict:
-    folder = _resolve_model_folder(options.model)
+    folder = resolve_model_folder(options.model)
     options.model = str(folder)
-    max_seq_length = _max_seq_length(folder)
+    max_seq_length = max_seq_length_of(folder)
     sets = {
         "mix": english_texts(options.texts, 5, 60, seed=0),
         # About 1.2 tokens a word: these fill max_seq_length and are truncated there.
@@ -179,18 +179,3 @@ def _start_worker(name: str, options: argparse.Namespace, artifact: str) -> Work
 def _progress(options: argparse.Namespace, message: str) -> None:
     if not options.quiet:
         print(f"[bench] {message}", file=sys.stderr, flush=True)
-
-
-def _resolve_model_folder(model: str) -> Path:
-    if Path(model).is_dir():
-        return Path(model)
-    from huggingface_hub import snapshot_download
-
-    return Path(snapshot_download(model))
-
-
-def _max_seq_length(folder: Path) -> int:
-    config = folder / "sentence_bert_config.json"
-    if config.is_file():
-        return int(json.loads(config.read_text())["max_seq_length"])
-    return 512
