@@ -15,8 +15,8 @@ rotating their order, so machine noise hits all of them alike; throughput (batch
 median over rounds with the min–max spread, single-text latency is ``encode(one_text)`` pooled
 over rounds (p50, p95).
 
-The worker protocol and report are this script's own until the shared benchmark modules being
-split out of bench_encode.py reach the main branch; then it should use those.
+Its worker protocol and report are still its own; ``bench_onnx.py`` and ``bench_tokenizers.py``
+show the shared modules (``protocol``, ``timing``, ``machine``, ``report``) it should move to.
 """
 
 from __future__ import annotations
