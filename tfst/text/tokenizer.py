@@ -226,14 +226,18 @@ class Tokenizer(keras.layers.Layer):
         # A pair's longest_first truncation compares the two texts' whole lengths (the longer
         # keeps the odd id), so pairs are encoded whole, as `tokenizers` does; only single texts
         # skip the words truncation cannot reach.
-        first = self.encode_ids(strings, None if pair else room)
         second = None
         if pair:
             pairs = _within_length_limit(tf.ensure_shape(pairs, [None]))
-            tf.debugging.assert_equal(
+            check = tf.debugging.assert_equal(
                 tf.size(strings), tf.size(pairs), message="texts and pairs differ in number"
             )
+            # Everything after waits for the check, or a shape error further on could win the
+            # race and hide which input was wrong.
+            with tf.control_dependencies([check]):
+                strings, pairs = tf.identity(strings), tf.identity(pairs)
             second = self.encode_ids(pairs)
+        first = self.encode_ids(strings, None if pair else room)
         first, second = self._truncate(first, second, tf.cast(room, tf.int64))
         encoding = process(self.post_processor, first, second)
         type_ids = encoding.type_ids
