@@ -168,10 +168,7 @@ class Unigram(TokenizerModel):
         blocks = self._candidates(
             text, byte_start, byte_end, index_in_word, word_of, word_length, schedule
         )
-        piece_length = tf.gather(
-            _best_lengths(self._path_sums(blocks, schedule), index_in_word, schedule),
-            schedule.row,
-        )
+        piece_length = tf.gather(self._best_lengths(blocks, schedule), schedule.row)
         on_path = _best_path(piece_length, position, index_in_word, word_of, word_length)
         token_end = tf.where(on_path)[:, 0]
         token_start = token_end - tf.gather(piece_length, token_end) + 1
@@ -213,15 +210,16 @@ class Unigram(TokenizerModel):
         )
         return tf.reshape(blocks, [-1, longest])
 
-    def _path_sums(self, blocks, schedule):
-        """For every schedule row, ``best[start] + score(piece)`` of each piece ending there
-        (-inf where none), summed in Rust's order (see the module docstring): a loop over end
-        positions, every word of the batch at once.
+    def _best_lengths(self, blocks, schedule):
+        """For every schedule row, the length of the piece on the best path to its end.
 
-        The window holds the best scores of the ``longest`` positions before the current end,
-        position q in column q mod longest; a word starts with 0 at position -1 and nothing
-        before it. Each step adds its block of scores, takes the best, and writes it over the
-        column of the position that leaves the window."""
+        The best scores are summed in Rust's order (see the module docstring): a loop over end
+        positions, every word of the batch at once. The window holds the best scores of the
+        ``longest`` positions before the current end, position q in column q mod longest; a
+        word starts with 0 at position -1 and nothing before it. Each step adds its block of
+        scores, takes the best, and writes it over the column of the position that leaves the
+        window. Of the pieces with the best sum, the longest wins (Rust keeps the first of equal
+        candidates, and candidates come longest first)."""
         longest = self.longest_piece
         prefix_steps, loop_steps = schedule.prefix_steps, schedule.loop_steps
         window = tf.broadcast_to(
@@ -229,11 +227,18 @@ class Unigram(TokenizerModel):
             tf.stack([schedule.prefix_running[0], longest]),
         )
         columns = np.arange(longest)
+        # Column j holds the piece that starts after the position j mod longest, so its length
+        # depends on the end's place in the window cycle, known at each step.
+        phase = np.arange(longest)[:, None]
+        length_of_column = ((phase - columns[None, :] - 1) % longest + 1).astype(np.int32)
 
         def step(window, block, index):
             sums = window + block
             best = tf.reduce_max(sums, axis=1, keepdims=True)
-            return tf.where(columns[None, :] == index % longest, best, window), sums
+            return tf.where(columns[None, :] == index % longest, best, window), sums, best
+
+        def best_length(sums, best, lengths):
+            return tf.reduce_max(tf.where(tf.equal(sums, best), lengths, 0), axis=-1)
 
         # Row counts shrink step by step in the prefix steps, where most words end.
         prefix_blocks = tf.split(
@@ -247,12 +252,12 @@ class Unigram(TokenizerModel):
             num=prefix_steps,
         )
         origin = tf.zeros([2], tf.int64)
-        prefix_sums = []
+        prefix_lengths = []
         for index in range(prefix_steps):
             if index:
                 window = tf.slice(window, origin, sizes[index])
-            window, sums = step(window, prefix_blocks[index], index)
-            prefix_sums.append(sums)
+            window, sums, best = step(window, prefix_blocks[index], index)
+            prefix_lengths.append(best_length(sums, best, length_of_column[index % longest]))
 
         # Then blocks of `loop_steps` steps over the words still running at the block's start.
         loop_blocks = tf.TensorArray(
@@ -261,6 +266,8 @@ class Unigram(TokenizerModel):
             infer_shape=False,
             element_shape=[None, longest],
         ).split(blocks[schedule.prefix_rows :], loop_steps * schedule.loop_running)
+        loop_phases = (prefix_steps + np.arange(loop_steps)) % longest
+        loop_lengths = length_of_column[loop_phases][:, None, :]
 
         def loop_block(index, window, results):
             running = schedule.loop_running[index]
@@ -268,11 +275,13 @@ class Unigram(TokenizerModel):
                 tf.reshape(loop_blocks.read(index), [loop_steps, -1, longest]), num=loop_steps
             )
             window = window[:running]
-            sums = []
+            all_sums, all_best = [], []
             for offset in range(loop_steps):
-                window, step_sums = step(window, block[offset], prefix_steps + offset)
-                sums.append(step_sums)
-            return index + 1, window, results.write(index, tf.concat(sums, axis=0))
+                window, sums, best = step(window, block[offset], prefix_steps + offset)
+                all_sums.append(sums)
+                all_best.append(best)
+            lengths = best_length(tf.stack(all_sums), tf.stack(all_best), loop_lengths)
+            return index + 1, window, results.write(index, tf.reshape(lengths, [-1]))
 
         _, _, results = tf.while_loop(
             lambda index, *_: index < schedule.iterations,
@@ -281,15 +290,12 @@ class Unigram(TokenizerModel):
                 tf.constant(0),
                 window,
                 tf.TensorArray(
-                    tf.float64,
-                    size=schedule.iterations,
-                    infer_shape=False,
-                    element_shape=[None, longest],
+                    tf.int32, size=schedule.iterations, infer_shape=False, element_shape=[None]
                 ),
             ),
             shape_invariants=(tf.TensorShape([]), tf.TensorShape([None, longest]), None),
         )
-        return tf.concat([*prefix_sums, results.concat()], axis=0)
+        return tf.cast(tf.concat([*prefix_lengths, results.concat()], axis=0), tf.int64)
 
     def _tokens(
         self, token_start, token_end, code_points, word_of, word_count, text, byte_start, byte_end
@@ -393,25 +399,6 @@ class _Schedule:
             tf.gather(loop_rows_before, iteration)
             + (loop_step - iteration * self.loop_steps) * tf.gather(loop_running, iteration),
         )
-
-
-def _best_lengths(sums, index_in_word, schedule):
-    """For each schedule row, the length of the piece on the best path to its end, from its
-    ``sums`` (``_path_sums``): of the pieces with the best sum, the longest (Rust keeps the
-    first of equal candidates, and candidates come longest first)."""
-    longest = sums.shape[1]
-    is_best = tf.equal(sums, tf.reduce_max(sums, axis=1, keepdims=True))
-    # Column j holds the piece that starts after the position q = j mod longest before the
-    # end, so its length depends on the end's place in the window cycle: one table row each.
-    phase = np.arange(longest)[:, None]
-    length_table = tf.constant((phase - np.arange(longest)[None, :] - 1) % longest + 1, tf.int32)
-    row_phase = tf.math.unsorted_segment_max(
-        tf.cast(tf.math.floormod(index_in_word, longest), tf.int32),
-        schedule.row,
-        tf.shape(sums, out_type=tf.int64)[0],
-    )
-    length = tf.gather(length_table, tf.maximum(row_phase, 0))
-    return tf.cast(tf.reduce_max(tf.where(is_best, length, 0), axis=1), tf.int64)
 
 
 def _best_path(piece_length, position, index_in_word, word_of, word_length):
