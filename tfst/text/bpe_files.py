@@ -18,7 +18,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tfst.text.models.bpe import BPE, parse_merge_line
+from tfst.text.models.bpe import BPE
+from tfst.text.models.bpe_vocab import parse_merge_line
 from tfst.text.spec import TokenizerSpecError
 
 

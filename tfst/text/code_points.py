@@ -108,7 +108,7 @@ def keep_where(ragged: tf.RaggedTensor, keep: tf.Tensor) -> tf.RaggedTensor:
     """The values of a ``[rows, (n)]`` ragged tensor where ``keep`` (aligned with them) is true."""
     kept_before = tf.concat([[0], tf.cumsum(tf.cast(keep, tf.int64))], axis=0)
     return tf.RaggedTensor.from_row_splits(
-        tf.boolean_mask(ragged.values, keep),
+        tf.gather(ragged.values, tf.where(keep)[:, 0]),
         tf.gather(kept_before, ragged.row_splits),
         validate=False,
     )
@@ -150,7 +150,9 @@ def words_from_starts(texts: tf.RaggedTensor, starts: tf.Tensor) -> tf.RaggedTen
     return tf.RaggedTensor.from_row_splits(words, text_splits, validate=False)
 
 
-def split_words(words: tf.RaggedTensor, starts: tf.Tensor, keep: tf.Tensor) -> tf.RaggedTensor:
+def split_words(
+    words: tf.RaggedTensor, starts: tf.Tensor, keep: tf.Tensor | None = None
+) -> tf.RaggedTensor:
     """Cut the words of a ``[texts, (words), (code points)]`` tensor further; drop some code points.
 
     ``starts`` and ``keep`` are bool, aligned with ``words.flat_values``: a new word begins at each
@@ -158,22 +160,27 @@ def split_words(words: tf.RaggedTensor, starts: tf.Tensor, keep: tf.Tensor) -> t
     false are dropped (a ``Removed`` delimiter; dropping does not cut a run by itself, so mark the
     code point after a dropped one as a start to cut there). A run is the code points from one
     start to the next: its kept code points form one word, and runs with nothing kept vanish, as
-    `tokenizers` drops empty splits.
+    `tokenizers` drops empty splits. ``keep=None`` keeps every code point.
     Placeholders are always kept as words of their own, whatever the flags say.
     """
     code_points = words.flat_values
     added = is_added_token(code_points)
     after_added = tf.concat([[False], added], axis=0)[:-1]
     starts = starts | added | after_added | is_row_start(words.values)
+    text_splits = tf.gather(words.values.row_splits, words.row_splits)
+    if keep is None:
+        texts = tf.RaggedTensor.from_row_splits(code_points, text_splits, validate=False)
+        return words_from_starts(texts, starts)
     keep = keep | added
-    segment = tf.cumsum(tf.cast(starts, tf.int64))
-    kept_segment = tf.boolean_mask(segment, keep)
+    kept = tf.where(keep)[:, 0]
+    kept_segment = tf.gather(tf.cumsum(tf.cast(starts, tf.int64)), kept)
     previous_segment = tf.concat([[-1], kept_segment[:-1]], axis=0)
     new_word_starts = tf.not_equal(kept_segment, previous_segment)
+    kept_before = tf.concat([[0], tf.cumsum(tf.cast(keep, tf.int64))], axis=0)
     texts = tf.RaggedTensor.from_row_splits(
-        code_points, tf.gather(words.values.row_splits, words.row_splits), validate=False
+        tf.gather(code_points, kept), tf.gather(kept_before, text_splits), validate=False
     )
-    return words_from_starts(keep_where(texts, keep), new_word_starts)
+    return words_from_starts(texts, new_word_starts)
 
 
 def map_words(words: tf.RaggedTensor, function) -> tf.RaggedTensor:

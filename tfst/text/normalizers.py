@@ -23,6 +23,7 @@ import tensorflow as tf
 from tfst.text.code_point_maps import SELF, CodePointMap, CodePointProperty
 from tfst.text.code_points import (
     ADDED_TOKEN_BASE,
+    expand,
     is_added_token,
     is_row_start,
     keep_where,
@@ -476,9 +477,7 @@ class Precompiled(Normalizer):
         )
 
         lengths = tf.gather(self._row_lengths, row)
-        source = tf.repeat(position, lengths)
-        output_start = tf.cumsum(lengths, exclusive=True)
-        within = tf.range(tf.size(source)) - tf.gather(output_start, source)
+        source, within = expand(lengths)
         values = tf.gather(
             self._row_values, tf.gather(tf.gather(self._row_starts, row), source) + within
         )

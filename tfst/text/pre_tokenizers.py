@@ -27,7 +27,7 @@ from tfst.text.character_classes import (
     flag_mask,
 )
 from tfst.text.code_point_maps import CodePointProperty
-from tfst.text.code_points import is_added_token, is_row_start, row_ids, split_words
+from tfst.text.code_points import expand, is_added_token, is_row_start, row_ids, split_words
 from tfst.text.regex import (
     SPLIT_BEHAVIORS,
     PatternMatcher,
@@ -173,32 +173,33 @@ class Metaspace(PreTokenizer):
             words = words.with_values(self._prepend(words.values, code_points, words))
         if self.split:
             # MergedWithNext: every replacement starts a word, and stays at its front.
-            words = split_words(
-                words,
-                tf.equal(words.flat_values, self.replacement),
-                tf.ones_like(words.flat_values, tf.bool),
-            )
+            words = split_words(words, tf.equal(words.flat_values, self.replacement))
         return words
 
     def _prepend(self, pieces, code_points, words):
         """``pieces`` (``[words, (code points)]``) with the replacement put before the words that
         get it; ``code_points`` are their values with spaces already replaced."""
-        word_of = row_ids(pieces)
         prefixed = is_row_start(pieces) & ~tf.equal(code_points, self.replacement)
         prefixed &= ~is_added_token(code_points)
         if self.prepend_scheme == "first":
+            word_of = row_ids(pieces)
             first_word_of_text = tf.gather(words.row_starts(), tf.gather(row_ids(words), word_of))
             prefixed &= tf.equal(word_of, first_word_of_text)
-        copies = 1 + tf.cast(prefixed, tf.int32)
-        # Of the two copies of a prefixed word's first code point, the first is the replacement.
-        copy_start = tf.repeat(tf.cumsum(copies, exclusive=True), copies)
-        is_prefix = tf.repeat(prefixed, copies) & tf.equal(
-            tf.range(tf.reduce_sum(copies)), copy_start
+        # Each code point moves right by the replacements put before it (its own word's too);
+        # the places left over are the replacements.
+        moved_by = tf.cumsum(tf.cast(prefixed, tf.int64))
+        count = tf.size(code_points, out_type=tf.int64)
+        position = tf.range(count)
+        code_points = tf.tensor_scatter_nd_update(
+            tf.fill([count + tf.reduce_sum(tf.cast(prefixed, tf.int64))], self.replacement),
+            (position + moved_by)[:, None],
+            code_points,
         )
-        code_points = tf.where(is_prefix, self.replacement, tf.repeat(code_points, copies))
-        added = tf.math.unsorted_segment_sum(tf.cast(prefixed, tf.int64), word_of, pieces.nrows())
-        return tf.RaggedTensor.from_row_lengths(
-            code_points, pieces.row_lengths() + added, validate=False
+        moved_before = tf.concat([[0], moved_by], axis=0)
+        return tf.RaggedTensor.from_row_splits(
+            code_points,
+            pieces.row_splits + tf.gather(moved_before, pieces.row_splits),
+            validate=False,
         )
 
 
@@ -392,10 +393,7 @@ class ByteLevel(PreTokenizer):
 def _utf8_bytes(code_points: tf.Tensor, size: tf.Tensor, alphabet: tf.Tensor) -> tf.Tensor:
     """The UTF-8 bytes of code points whose encoded sizes are ``size``, as byte-level stand-ins
     (placeholders stay themselves, one value each)."""
-    source = tf.repeat(tf.range(tf.size(code_points, out_type=tf.int64)), size)
-    index = tf.range(tf.size(source, out_type=tf.int64)) - tf.gather(
-        tf.cumsum(size, exclusive=True), source
-    )
+    source, index = expand(size)
     code_point = tf.gather(code_points, source)
     length = tf.gather(size, source)
     payload = tf.bitwise.right_shift(code_point, tf.cast(6 * (length - 1 - index), tf.int32))

@@ -51,10 +51,12 @@ import tensorflow as tf
 
 from tfst.text.code_point_maps import CodePointProperty
 from tfst.text.code_points import (
+    expand,
     is_added_token,
     is_row_end,
     is_row_start,
     keep_where,
+    row_ids,
     split_words,
     texts_as_words,
 )
@@ -325,7 +327,7 @@ def _piece_positions(lengths: tf.RaggedTensor) -> tuple[tf.Tensor, tf.Tensor]:
     is_match = (
         tf.math.floormod(
             tf.range(tf.size(lengths.values, out_type=tf.int64))
-            - tf.gather(lengths.row_starts(), lengths.value_rowids()),
+            - tf.gather(lengths.row_starts(), row_ids(lengths)),
             2,
         )
         == 1
@@ -360,10 +362,9 @@ def split_on_matches(
     cuts = tf.math.unsorted_segment_max(
         tf.cast(starts_word, tf.int32), tf.minimum(offsets, total), total + 1
     )[:-1]
+    keep = None
     if behavior == "Removed":
-        keep = ~tf.repeat(is_match, lengths.values)
-    else:
-        keep = tf.ones_like(words.flat_values, dtype=tf.bool)
+        keep = ~tf.gather(is_match, expand(lengths.values)[0])
     return split_words(words, cuts > 0, keep)
 
 
@@ -382,8 +383,7 @@ def split_on_code_points(
         starts = previous
     else:  # MergedWithNext
         starts = is_delimiter
-    keep = ~is_delimiter if behavior == "Removed" else tf.ones_like(is_delimiter)
-    return split_words(words, starts, keep)
+    return split_words(words, starts, ~is_delimiter if behavior == "Removed" else None)
 
 
 def replace_matches(

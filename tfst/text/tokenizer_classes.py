@@ -19,7 +19,7 @@ from typing import Any
 
 from tfst.folder_paths import path_inside
 from tfst.text.bpe_files import read_merges_file, read_vocab_file
-from tfst.text.models.bpe import parse_merge_line
+from tfst.text.models.bpe_vocab import parse_merge_line
 from tfst.text.sentencepiece_model import CONTROL, USER_DEFINED, read_sentencepiece_model
 from tfst.text.spec import TokenizerSpecError
 

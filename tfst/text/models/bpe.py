@@ -39,6 +39,12 @@ word's tokens): 7 to 11 for random words of 5,000 to 11,000 characters with an 8
 byte-level vocabulary. The bound is reached only by a table whose merges each need the one before
 (``a b``, ``ab c``, ``abc d``, ...): a word of n such symbols takes n - 1 rounds of O(n) work,
 as its merges cannot happen together (about 6 s for n = 5,000).
+
+Most words of real text are one token. When the model is built, the first tokens by id (the
+most frequent, for trained merges) spelled by known characters are merged once, in Python; a
+word found among those that gave one token skips the initial symbols and the rounds of merging
+(with ``ignore_merges``, any token does). Words of one symbol skip the loop, and a word with
+nothing left to merge stays in it, inert: a round costs mostly op overhead.
 """
 
 from __future__ import annotations
@@ -51,8 +57,22 @@ import tensorflow as tf
 
 from tfst.text.code_points import encode_utf8, is_row_end, is_row_start, keep_where, row_ids
 from tfst.text.models.base import TokenizerModel
+from tfst.text.models.bpe_vocab import (
+    REPLACEMENT,
+    byte_token,
+    character_ids,
+    check_ids,
+    code_point_table,
+    merge_table,
+    merge_word,
+    read_merges,
+)
 from tfst.text.spec import TokenizerSpecError, option
+from tfst.text.unicode_tables import NUM_CODE_POINTS, PAGE_BITS, PAGE_MASK
 
+# Tokens tried as whole words when the model is built (by id: trained merges come roughly by
+# frequency).
+WHOLE_WORD_CANDIDATES = 1 << 14
 # A rank no merge has: pairs without a merge, and symbols that end their word.
 NO_RANK = 2**31 - 1
 # Multiplier that puts a rank above any symbol position in one int64 priority key.
@@ -73,22 +93,6 @@ _KNOWN_KEYS = (
     "merges",
     "cache_capacity",
 )
-
-
-def parse_merge_line(line: str, where: str) -> tuple[str, str]:
-    """One merge in its legacy form, ``"left right"``: exactly one space, as `tokenizers`'
-    ``convert_merges_to_hashmap`` splits it (tokens may be empty, never contain a space)."""
-    parts = line.split(" ")
-    if len(parts) != 2:
-        raise TokenizerSpecError(
-            f"{where}: a merge must be two tokens separated by one space, got {line!r:.100}"
-        )
-    return parts[0], parts[1]
-
-
-def byte_token(byte: int) -> str:
-    """The ``byte_fallback`` token of one byte, as `tokenizers` spells it: ``<0x0A>``."""
-    return f"<0x{byte:02X}>"
 
 
 class BPE(TokenizerModel):
@@ -131,7 +135,7 @@ class BPE(TokenizerModel):
         merge_places: Sequence[str] | None = None,
     ) -> None:
         super().__init__(name="bpe")
-        _check_ids(vocab, where)
+        check_ids(vocab, where)
         # (id, token) pairs by id; a tuple, so tf.Module tracking leaves it as it is.
         self._tokens_by_id = tuple(sorted((token_id, token) for token, token_id in vocab.items()))
         self.prefix = continuing_subword_prefix or ""
@@ -152,9 +156,7 @@ class BPE(TokenizerModel):
 
         if merge_places is None:
             merge_places = [f"{where}: merges[{rank}]" for rank in range(len(merges))]
-        pair_keys, pair_values = _merge_table(
-            vocab, merges, merge_places, self.prefix, self.id_range
-        )
+        pairs = merge_table(vocab, merges, merge_places, self.prefix, self.id_range)
         self.token_ids = tf.lookup.StaticHashTable(
             tf.lookup.KeyValueTensorInitializer(
                 tf.constant(list(vocab.keys()), tf.string),
@@ -165,11 +167,60 @@ class BPE(TokenizerModel):
         # (left id, right id) → (rank, merged id), both packed in one int64 each way.
         self.merge_table = tf.lookup.StaticHashTable(
             tf.lookup.KeyValueTensorInitializer(
-                tf.constant(pair_keys, tf.int64), tf.constant(pair_values, tf.int64)
+                tf.constant(np.fromiter(pairs.keys(), np.int64, len(pairs))),
+                tf.constant(np.fromiter(pairs.values(), np.int64, len(pairs))),
+            ),
+            default_value=NO_RANK * self.id_range,
+        )
+        self.byte_ids = tf.constant(byte_ids, tf.int64)
+        # Each character's token as a per-code-point table: two gathers, where strings of single
+        # characters and a hash lookup cost several times more.
+        characters = character_ids(vocab, self.prefix, self.suffix)
+        self._character_ids = {}
+        for variant, ids in characters.items():
+            table = code_point_table(ids)
+            self._character_ids[variant] = (tf.constant(table.blocks), tf.constant(table.pages))
+        if self.ignore_merges:
+            self._whole_words = self.token_ids
+        else:
+            self._whole_words = self._single_token_words(vocab, characters, pairs)
+
+    def _single_token_words(self, vocab, characters, pairs) -> tf.lookup.StaticHashTable:
+        """Word → id of the words that merge into one token: the first tokens by id (and,
+        with a suffix, those tokens without it) spelled by known characters, merged once in
+        Python (some 20 µs a token, so a big vocabulary gives its most frequent words)."""
+        first = sorted(vocab, key=vocab.get)[:WHOLE_WORD_CANDIDATES]
+        words = dict.fromkeys(first)
+        if self.suffix:
+            words.update(
+                dict.fromkeys(
+                    token[: -len(self.suffix)] for token in first if token.endswith(self.suffix)
+                )
+            )
+        keys, values = [""], [-1]  # the empty word is never looked up; a table needs a key
+        prefixed, suffixed = bool(self.prefix), bool(self.suffix)
+        for word in words:
+            if not word:
+                continue
+            # Each character's token as merge_word decorates it: prefixed unless first,
+            # suffixed if last.
+            last = len(word) - 1
+            ids = [
+                characters[prefixed and index > 0, suffixed and index == last].get(character)
+                for index, character in enumerate(word)
+            ]
+            if None in ids:
+                continue
+            merged = merge_word(ids, pairs, self.id_range)
+            if len(merged) == 1:
+                keys.append(word)
+                values.append(merged[0])
+        return tf.lookup.StaticHashTable(
+            tf.lookup.KeyValueTensorInitializer(
+                tf.constant(keys, tf.string), tf.constant(values, tf.int64)
             ),
             default_value=-1,
         )
-        self.byte_ids = tf.constant(byte_ids, tf.int64)
 
     @classmethod
     def from_json(cls, spec: Mapping[str, Any], where: str) -> BPE:
@@ -195,7 +246,7 @@ class BPE(TokenizerModel):
                 )
         return cls(
             vocab,
-            _read_merges(option(spec, "merges", list, where), where),
+            read_merges(option(spec, "merges", list, where), where),
             unk_token=option(spec, "unk_token", (str, type(None)), where, None),
             continuing_subword_prefix=option(
                 spec, "continuing_subword_prefix", (str, type(None)), where, None
@@ -219,31 +270,48 @@ class BPE(TokenizerModel):
     @tf.autograph.experimental.do_not_convert
     def tokenize(self, words: tf.RaggedTensor) -> tf.RaggedTensor:
         """``[words, (code points)]`` int32 → ``[words, (ids)]`` int64."""
-        if not self.ignore_merges:
-            return self._merge_all(self._initial_symbols(words))
-        # `tokenize_with_cache`: the undecorated word looked up whole, before any merge; the
-        # words found are emptied for the merging path.
-        whole_ids = self.token_ids.lookup(encode_utf8(words))
-        is_token = (whole_ids >= 0) & (words.row_lengths() > 0)
-        words = keep_where(words, ~tf.gather(is_token, row_ids(words)))
-        whole = tf.RaggedTensor.from_row_lengths(
-            tf.boolean_mask(whole_ids, is_token), tf.cast(is_token, tf.int64), validate=False
-        )
-        return tf.concat([whole, self._merge_all(self._initial_symbols(words))], axis=1)
+        # A word known to be one token skips the merges: with ``ignore_merges`` any token
+        # (`tokenize_with_cache` looks the undecorated word up first), else the words whose
+        # merges were found to give one token when the model was built. Such a word enters the
+        # loop as that one token, and leaves it in the first round.
+        whole_ids = self._whole_words.lookup(encode_utf8(words))
+        whole = (whole_ids >= 0) & (words.row_lengths() > 0)
+        symbols = self._initial_symbols(keep_where(words, ~tf.gather(whole, row_ids(words))))
+        return self._merge_all(_with_whole_words(symbols, whole_ids, whole))
 
     def _initial_symbols(self, words: tf.RaggedTensor) -> tf.RaggedTensor:
         """Each word as the ids of its characters, before any merge (``merge_word``)."""
         code_points = words.values
-        characters = tf.strings.unicode_encode(tf.expand_dims(code_points, 1), "UTF-8")
-        pieces = [characters]
-        if self.prefix:
-            pieces.insert(0, tf.where(is_row_start(words), "", self.prefix))
-        if self.suffix:
-            pieces.append(tf.where(is_row_end(words), self.suffix, ""))
-        decorated = tf.strings.join(pieces) if len(pieces) > 1 else characters
-        ids = self.token_ids.lookup(decorated)
+        # Code points a string cannot hold read as U+FFFD, as unicode_encode writes them.
+        code_points = tf.where(
+            (code_points >= 0) & (code_points < NUM_CODE_POINTS), code_points, REPLACEMENT
+        )
+        first = is_row_start(words) if self.prefix else None
+        last = is_row_end(words) if self.suffix else None
+        ids = None
+        for (prefixed, suffixed), (blocks, pages) in self._character_ids.items():
+            variant_ids = tf.gather(
+                pages,
+                tf.gather(blocks, tf.bitwise.right_shift(code_points, PAGE_BITS))
+                + tf.bitwise.bitwise_and(code_points, PAGE_MASK),
+            )
+            if ids is None:  # the undecorated variant, first
+                ids = variant_ids
+                continue
+            # Every character but a word's first gets the prefix; its last gets the suffix.
+            uses = [~first if prefixed else first] if first is not None else []
+            uses += [last if suffixed else ~last] if last is not None else []
+            ids = tf.where(uses[0] & uses[1] if len(uses) == 2 else uses[0], variant_ids, ids)
+        ids = tf.cast(ids, tf.int64)
         known = ids >= 0
         if self.byte_fallback:
+            characters = tf.strings.unicode_encode(tf.expand_dims(code_points, 1), "UTF-8")
+            pieces = [characters]
+            if self.prefix:
+                pieces.insert(0, tf.where(first, "", self.prefix))
+            if self.suffix:
+                pieces.append(tf.where(last, self.suffix, ""))
+            decorated = tf.strings.join(pieces) if len(pieces) > 1 else characters
             return self._symbols_with_byte_fallback(words, decorated, ids)
         if not self.has_unk:
             return keep_where(words.with_values(ids), known)
@@ -311,66 +379,55 @@ class BPE(TokenizerModel):
 
     def _merge_all(self, symbols: tf.RaggedTensor) -> tf.RaggedTensor:
         """Merge every word's symbols until no adjacent pair has a rank (``Word::merge_all``)."""
-        # Finished words, round by round; the first (empty) entry makes `concat` always valid.
-        nothing = tf.zeros([0], tf.int64)
-        done_ids = tf.TensorArray(tf.int64, size=1, dynamic_size=True, infer_shape=False)
-        done_words = tf.TensorArray(tf.int64, size=1, dynamic_size=True, infer_shape=False)
-        done_ids, done_words = done_ids.write(0, nothing), done_words.write(0, nothing)
+        symbol_word = row_ids(symbols)
+        # Words of one symbol have no pair (words found whole, single characters): they skip
+        # the loop. The others stay in it to the end, a word with nothing left to merge being
+        # inert: a round is mostly op overhead, so carrying them costs less than taking them out.
+        in_loop = tf.gather(symbols.row_lengths() > 1, symbol_word)
+        looped = tf.where(in_loop)[:, 0]
+        skipped = tf.where(~in_loop)[:, 0]
 
-        def merge_round(ids, word_of_symbol, done_ids, done_words):
-            rank, merged_id = self._pair_ranks(ids, word_of_symbol)
+        def merge_round(ids, word_of_symbol, _):
             word_start = tf.not_equal(word_of_symbol, _previous(word_of_symbol, -1))
-            word_index = tf.cumsum(tf.cast(word_start, tf.int64)) - 1
-            word_count = word_index[-1] + 1
-            merging = tf.gather(
-                tf.math.unsorted_segment_min(rank, word_index, word_count) < NO_RANK, word_index
+            has_next = tf.equal(word_of_symbol, _next(word_of_symbol, -1))
+            rank, merged_id = self._lookup_pairs(ids, _next(ids, 0))
+            rank = tf.where(has_next, rank, NO_RANK)
+            merge_now = self._merges_of_round(
+                ids, rank, merged_id, word_start, word_of_symbol, symbols.nrows()
             )
-            slot = done_ids.size()
-            done_ids = done_ids.write(slot, tf.boolean_mask(ids, ~merging))
-            done_words = done_words.write(slot, tf.boolean_mask(word_of_symbol, ~merging))
-            ids, word_of_symbol, rank, merged_id, word_start = (
-                tf.boolean_mask(tensor, merging)
-                for tensor in (ids, word_of_symbol, rank, merged_id, word_start)
-            )
-            merge_now = self._merges_of_round(ids, rank, merged_id, word_start)
-            removed = _previous(merge_now, False)
-            ids = tf.boolean_mask(tf.where(merge_now, merged_id, ids), ~removed)
-            return ids, tf.boolean_mask(word_of_symbol, ~removed), done_ids, done_words
+            kept = tf.where(~_previous(merge_now, False))[:, 0]
+            ids = tf.gather(tf.where(merge_now, merged_id, ids), kept)
+            return ids, tf.gather(word_of_symbol, kept), tf.reduce_any(merge_now)
 
-        _, _, done_ids, done_words = tf.while_loop(
-            lambda ids, *_: tf.size(ids) > 0,
+        ids, word_of_id, _ = tf.while_loop(
+            lambda ids, word_of_symbol, merged: merged,
             merge_round,
-            (symbols.values, row_ids(symbols), done_ids, done_words),
-            shape_invariants=(
-                tf.TensorShape([None]),
-                tf.TensorShape([None]),
-                tf.TensorShape(None),
-                tf.TensorShape(None),
+            (
+                tf.gather(symbols.values, looped),
+                tf.gather(symbol_word, looped),
+                tf.size(looped) > 0,
             ),
+            shape_invariants=(tf.TensorShape([None]), tf.TensorShape([None]), tf.TensorShape([])),
         )
-        ids, word_of_id = done_ids.concat(), done_words.concat()
-        # Rounds finish words out of order; within a word, ids stay in order.
+        ids = tf.concat([ids, tf.gather(symbols.values, skipped)], axis=0)
+        word_of_id = tf.concat([word_of_id, tf.gather(symbol_word, skipped)], axis=0)
+        # Within a word, ids stay in order.
         order = tf.argsort(word_of_id, stable=True)
         return tf.RaggedTensor.from_value_rowids(
             tf.gather(ids, order), tf.gather(word_of_id, order), symbols.nrows(), validate=False
         )
 
-    def _pair_ranks(self, ids, word_of_symbol):
-        """For each symbol, the rank and merged id of the pair it starts (``NO_RANK`` if none)."""
-        has_next = tf.equal(word_of_symbol, _next(word_of_symbol, -1))
-        rank, merged_id = self._lookup_pairs(ids, _next(ids, 0))
-        return tf.where(has_next, rank, NO_RANK), merged_id
-
     def _lookup_pairs(self, left, right):
+        """The rank (``NO_RANK`` if none) and merged id of each (left, right) pair."""
         packed = self.merge_table.lookup(left * self.id_range + right)
-        rank = tf.where(packed >= 0, packed // self.id_range, NO_RANK)
-        return rank, packed % self.id_range
+        return packed // self.id_range, packed % self.id_range
 
-    def _merges_of_round(self, ids, rank, merged_id, word_start):
+    def _merges_of_round(self, ids, rank, merged_id, word_start, word_index, word_count):
         """Which pairs (by their first symbol) one round merges; see the module docstring.
 
         ``rank``/``merged_id`` describe the pair each symbol starts, ``word_start`` marks each
-        word's first symbol; every word has at least one pair with a rank.
+        word's first symbol and ``word_index`` numbers the words (below ``word_count``, not
+        necessarily all present); a word without a ranked pair merges nothing.
         """
         count = tf.size(ids, out_type=tf.int64)
         position = tf.range(count)
@@ -439,8 +496,6 @@ class BPE(TokenizerModel):
         priority = rank * POSITION_RANGE + position
         merge_priority = tf.gather(priority, merges)
         cut = tf.maximum(merge_priority + 1, created_rank * POSITION_RANGE)
-        word_index = tf.cumsum(tf.cast(word_start, tf.int64)) - 1
-        word_count = tf.reduce_sum(tf.cast(word_start, tf.int64))
         word_cut = tf.math.unsorted_segment_min(cut, tf.gather(word_index, merges), word_count)
         return merged & (priority < tf.gather(word_cut, word_index))
 
@@ -458,6 +513,28 @@ def _next(values: tf.Tensor, fill) -> tf.Tensor:
 def _pad_by_two(values: tf.Tensor, fill) -> tf.Tensor:
     padding = tf.fill([2], tf.constant(fill, values.dtype))
     return tf.concat([padding, values, padding], axis=0)
+
+
+def _with_whole_words(
+    symbols: tf.RaggedTensor, whole_ids: tf.Tensor, whole: tf.Tensor
+) -> tf.RaggedTensor:
+    """``symbols`` with ``whole_ids`` as the one symbol of each ``whole`` word (whose row is
+    empty): each symbol moves right by the whole words before its own."""
+    added_before = tf.concat([[0], tf.cumsum(tf.cast(whole, tf.int64))], axis=0)
+    row_splits = symbols.row_splits + added_before
+    moved = tf.range(tf.size(symbols.values, out_type=tf.int64)) + tf.gather(
+        added_before, row_ids(symbols)
+    )
+    whole_rows = tf.where(whole)[:, 0]
+    return tf.RaggedTensor.from_row_splits(
+        tf.scatter_nd(
+            tf.concat([moved, tf.gather(row_splits, whole_rows)], axis=0)[:, None],
+            tf.concat([symbols.values, tf.gather(whole_ids, whole_rows)], axis=0),
+            row_splits[-1:],
+        ),
+        row_splits,
+        validate=False,
+    )
 
 
 def _single_where(condition: tf.Tensor, values: tf.Tensor) -> tf.RaggedTensor:
@@ -497,83 +574,3 @@ def _scatter_flags(indices: tf.Tensor, flags: tf.Tensor, count: tf.Tensor) -> tf
     """``count`` bools, ``flags`` at the distinct ``indices`` and false elsewhere."""
     spread = tf.scatter_nd(tf.expand_dims(indices, 1), tf.cast(flags, tf.int32), [count])
     return spread > 0
-
-
-def _check_ids(vocab: Mapping[str, int], where: str) -> None:
-    """Refuses tokens that are not Unicode text, ids out of range, and ids shared by two tokens:
-    `tokenizers` finds merges by the ids of their parts, and its merge order is only reproduced
-    with one token per id."""
-    holder: dict[int, str] = {}
-    for token, token_id in vocab.items():
-        if not token.isascii():
-            try:
-                token.encode()
-            except UnicodeEncodeError:
-                raise TokenizerSpecError(
-                    f"{where}: vocab token {token!r} is not valid Unicode (a lone surrogate)"
-                ) from None
-        if not 0 <= token_id < 2**31:
-            raise TokenizerSpecError(
-                f"{where}: vocab[{token!r}] is {token_id}; tfst supports ids in [0, 2**31)"
-            )
-        if token_id in holder:
-            raise TokenizerSpecError(
-                f"{where}: tokens {holder[token_id]!r} and {token!r} share id {token_id}; "
-                "tfst needs one token per id"
-            )
-        holder[token_id] = token
-
-
-def _read_merges(items: list, where: str) -> list[tuple[str, str]]:
-    """Merges in either ``tokenizer.json`` form: ``["a", "b"]`` pairs or ``"a b"`` strings
-    (where, as in merges.txt, lines starting with ``#version`` are skipped)."""
-    if all(isinstance(item, list) for item in items):
-        for index, item in enumerate(items):
-            if len(item) != 2 or not all(isinstance(part, str) for part in item):
-                raise TokenizerSpecError(
-                    f"{where}: merges[{index}] must be two strings, got {item!r:.100}"
-                )
-        return [(left, right) for left, right in items]
-    if all(isinstance(item, str) for item in items):
-        return [
-            parse_merge_line(item, f"{where}: merges[{index}]")
-            for index, item in enumerate(items)
-            if not item.startswith("#version")
-        ]
-    raise TokenizerSpecError(
-        f'{where}: merges must be all strings ("a b") or all pairs (["a", "b"])'
-    )
-
-
-def _merge_table(vocab, merges, merge_places, prefix, id_range):
-    """Packed keys and values of the (left id, right id) → (rank, merged id) table.
-
-    Spells each merged token as ``BpeBuilder::build`` does: the left token, then the right token
-    without its first ``len(prefix)`` bytes. Refuses what `tokenizers` refuses (tokens out of the
-    vocabulary, a right token shorter than the prefix) and a right token no longer than the
-    prefix, whose merge would not lengthen the token (the merge order argument needs it).
-    """
-    prefix_bytes = len(prefix.encode())
-    table: dict[int, int] = {}
-    for rank, ((left, right), place) in enumerate(zip(merges, merge_places, strict=True)):
-        place = f"{place} ({left!r} {right!r})"
-        for part in (left, right):
-            if part not in vocab:
-                raise TokenizerSpecError(f"{place}: token {part!r} is not in the vocab")
-        right_bytes = right.encode()
-        if len(right_bytes) <= prefix_bytes:
-            raise TokenizerSpecError(
-                f"{place}: the right token must be longer than the continuing_subword_prefix "
-                f"{prefix!r}"
-            )
-        try:
-            merged = left + right_bytes[prefix_bytes:].decode()
-        except UnicodeDecodeError:
-            merged = None
-        if merged not in vocab:
-            raise TokenizerSpecError(f"{place}: the merged token {merged!r} is not in the vocab")
-        # A repeated pair takes its last rank, as the map `tokenizers` collects them in does.
-        table[vocab[left] * id_range + vocab[right]] = rank * id_range + vocab[merged]
-    keys = np.fromiter(table.keys(), np.int64, len(table))
-    values = np.fromiter(table.values(), np.int64, len(table))
-    return keys, values

@@ -17,14 +17,17 @@ That last point fixes the algorithm. The sums are rounded float64 additions made
 each path, and ties (exact or created by rounding) are common in repetitive text ("hahaha", "!!!",
 runs of one ideograph). Any reassociation (a max-plus scan, blocks combined by doubling) rounds
 differently and breaks some ties the other way, so the best scores here are computed in exactly
-Rust's order: a ``tf.while_loop`` over end positions, all words of the batch at once (sorted by
-length, so the loop only touches words still running), each step one vectorized max over the
-candidate pieces. Everything else is parallel: one hash-table lookup of every candidate piece
-(bounded by the longest piece), the choice of each position's best piece from the final scores,
-and pointer doubling to walk the best path back from each word's end.
+Rust's order: a loop over end positions, all words of the batch at once (sorted by length, so
+each step only touches the words still running), each step one vectorized max over the
+candidate pieces (three ops: add, max, write into a window). Everything else is parallel: one
+hash-table lookup of every candidate piece (bounded by the longest piece), the choice of each
+position's best piece from the sums the loop saw, and pointer doubling to walk the best path
+back from each word's end.
 
-Cost is linear: a word of n characters costs n * (longest piece) candidates and n loop steps,
-unrolled by ``STEPS_PER_ITERATION`` to keep TensorFlow's per-iteration overhead down.
+Cost is linear: a word of n characters costs n * (longest piece) candidates and n loop steps.
+The first ``PREFIX_STEPS`` steps are unrolled in the graph, on exactly the words still running
+(most words end there); longer words continue in a ``tf.while_loop`` of ``LOOP_STEPS`` unrolled
+steps per iteration, to keep TensorFlow's per-iteration overhead down.
 """
 
 from __future__ import annotations
@@ -40,11 +43,13 @@ from tfst.text.spec import TokenizerSpecError, option
 
 # `tokenizers`' K_UNK_PENALTY: the unknown piece scores this much below the worst piece.
 UNKNOWN_PENALTY = 10.0
-# Dynamic-programming steps unrolled per while-loop iteration. TensorFlow's per-iteration and
-# per-op overhead dominates a long word (one 10,000-character CJK word, 2 shared cores: about
-# 250 ms with 1 step, 90-150 ms with 8, 60-100 ms with 32; 64 is no faster), while a batch of
-# short words pays for the padding of one iteration (32 steps) at most.
-STEPS_PER_ITERATION = 32
+# Dynamic-programming steps before the loop, each on exactly the words still running.
+PREFIX_STEPS = 16
+# Dynamic-programming steps unrolled per while-loop iteration after them (rounded to a multiple
+# of the longest piece). TensorFlow's per-iteration and per-op overhead dominates a long word
+# (one 10,000-character CJK word, 2 shared cores: about 250 ms with 1 step, 90-150 ms with 8,
+# 60-100 ms with 32; 64 is no faster).
+LOOP_STEPS = 32
 # Sums of scores are only bit-exact if TensorFlow keeps subnormal results, and it flushes them to
 # zero. Scores that are 0 or at least this large are multiples of 2**-1022, and so is every sum.
 SMALLEST_EXACT_SCORE = 2.0**-970
@@ -97,15 +102,21 @@ class Unigram(TokenizerModel):
         self.longest_piece = max(map(len, matchable), default=1)
         self.unk_id = int(unk_id)
         self.byte_fallback = bool(byte_fallback)
-        unknown_score = float(scores.min()) - UNKNOWN_PENALTY
-        self._scores = tf.constant(np.append(scores, unknown_score))
-        self._unknown_score_index = len(self._pieces)
+        self._unknown_score = float(scores.min()) - UNKNOWN_PENALTY
         self._piece_ids = tf.lookup.StaticHashTable(
             tf.lookup.KeyValueTensorInitializer(
                 tf.constant(list(matchable) or [""]),
                 tf.constant(list(matchable.values()) or [-1], tf.int64),
             ),
             default_value=-1,
+        )
+        # Candidates are looked up for their scores, and only the pieces of best paths for ids.
+        self._piece_scores = tf.lookup.StaticHashTable(
+            tf.lookup.KeyValueTensorInitializer(
+                tf.constant(list(matchable) or [""]),
+                tf.constant(scores[list(matchable.values())] if matchable else [-np.inf]),
+            ),
+            default_value=-np.inf,
         )
         self._byte_piece_ids = tf.constant(
             [id_of_piece.get(f"<0x{byte:02X}>", -1) for byte in range(256)], tf.int64
@@ -153,167 +164,150 @@ class Unigram(TokenizerModel):
         byte_end = tf.cumsum(byte_lengths)
         byte_start = byte_end - byte_lengths
 
-        scores, piece_ids = self._candidates(
-            text, byte_start, byte_end, tf.gather(word_length, word_of) - index_in_word
+        schedule = _Schedule(word_length, word_of, index_in_word, self.longest_piece)
+        blocks = self._candidates(
+            text, byte_start, byte_end, index_in_word, word_of, word_length, schedule
         )
-        best = self._best_path_scores(scores, index_in_word, word_of, word_length)
-        piece_length, piece_id = self._best_pieces(best, scores, piece_ids, position, index_in_word)
+        piece_length = tf.gather(self._best_lengths(blocks, schedule), schedule.row)
         on_path = _best_path(piece_length, position, index_in_word, word_of, word_length)
+        token_end = tf.where(on_path)[:, 0]
+        token_start = token_end - tf.gather(piece_length, token_end) + 1
         return self._tokens(
-            on_path,
-            piece_length,
-            piece_id,
-            code_points,
-            word_of,
-            words.nrows(),
-            text,
-            byte_start,
-            byte_end,
+            token_start, token_end, code_points, word_of, words.nrows(), text, byte_start, byte_end
         )
 
-    def _candidates(self, text, byte_start, byte_end, remaining):
-        """Every piece that can end at each position: ``[positions, longest]`` float64 scores
-        (-inf where none) and int64 ids, column ``longest - length`` for a piece of ``length``
-        characters, so column k holds the piece starting ``longest - k`` positions earlier."""
+    def _candidates(
+        self, text, byte_start, byte_end, index_in_word, word_of, word_length, schedule
+    ):
+        """The score of every piece that can start at each position, looked up at once.
+
+        Returns the dense ``[schedule rows, longest]`` float64 scores the best-path loop reads,
+        each candidate in the row of its end position and in the column of the position before
+        its start (``_Schedule``), -inf if it is no piece. Cells of no candidate (the segment
+        max leaves the lowest float64 there) start before their word, where the loop's window
+        holds -inf, or lie in rows of words that have ended."""
         longest = self.longest_piece
-        count = tf.minimum(remaining, longest)
-        candidates_end = tf.cumsum(count)
-        candidate = tf.range(tf.reduce_sum(count))
-        start = tf.searchsorted(candidates_end, candidate, side="right", out_type=tf.int64)
-        length = candidate - tf.gather(candidates_end - count, start) + 1
-        end = start + length - 1
-        begin = tf.gather(byte_start, start)
-        piece_id = self._piece_ids.lookup(
-            tf.strings.substr(text, begin, tf.gather(byte_end, end) - begin)
-        )
+        count = tf.minimum(tf.gather(word_length, word_of) - index_in_word, longest)
+        # Candidates by start, then length: the true cells of a [positions, longest] grid.
+        candidate = tf.where(tf.range(longest, dtype=tf.int64)[None, :] < count[:, None])
+        start, length = candidate[:, 0], candidate[:, 1] + 1
+        # What a candidate needs from its start and from its end position, one gather each.
+        column = tf.math.floormod(index_in_word - 1, longest)
+        of_start = tf.gather(tf.stack([byte_start, column], axis=1), start)
+        of_end = tf.gather(tf.stack([byte_end, schedule.row * longest], axis=1), start + length - 1)
+        begin = of_start[:, 0]
+        score = self._piece_scores.lookup(tf.strings.substr(text, begin, of_end[:, 0] - begin))
         # A character that starts no one-character piece can be the unknown piece.
-        unknown = (length == 1) & (piece_id < 0)
-        score_index = tf.where(unknown, tf.constant(self._unknown_score_index, tf.int64), piece_id)
-        piece_id = tf.where(unknown, tf.constant(self.unk_id, tf.int64), piece_id)
-        found = piece_id >= 0
-        cell = tf.stack([end, longest - length], axis=1)[found]
-        shape = tf.stack([tf.size(remaining, out_type=tf.int64), longest])
-        scores = tf.tensor_scatter_nd_update(
-            tf.fill(shape, tf.constant(-np.inf, tf.float64)),
-            cell,
-            tf.gather(self._scores, score_index[found]),
+        score = tf.where(
+            (length == 1) & tf.equal(score, -np.inf),
+            tf.constant(self._unknown_score, tf.float64),
+            score,
         )
-        piece_ids = tf.tensor_scatter_nd_update(
-            tf.fill(shape, tf.constant(-1, tf.int64)), cell, piece_id[found]
+        # A segment max puts each score in its cell (cells are distinct): ScatterNd costs
+        # several times more per update.
+        blocks = tf.math.unsorted_segment_max(
+            score, of_end[:, 1] + of_start[:, 1], schedule.row_count * longest
         )
-        return scores, piece_ids
+        return tf.reshape(blocks, [-1, longest])
 
-    def _best_path_scores(self, scores, index_in_word, word_of, word_length):
-        """The best path score to each position's end, summed in Rust's order (see the module
-        docstring): a loop over end positions, every word of the batch at once."""
+    def _best_lengths(self, blocks, schedule):
+        """For every schedule row, the length of the piece on the best path to its end.
+
+        The best scores are summed in Rust's order (see the module docstring): a loop over end
+        positions, every word of the batch at once. The window holds the best scores of the
+        ``longest`` positions before the current end, position q in column q mod longest; a
+        word starts with 0 at position -1 and nothing before it. Each step adds its block of
+        scores, takes the best, and writes it over the column of the position that leaves the
+        window. Of the pieces with the best sum, the longest wins (Rust keeps the first of equal
+        candidates, and candidates come longest first)."""
         longest = self.longest_piece
-        steps = STEPS_PER_ITERATION
-        word_count = tf.size(word_length)
-        # Words by decreasing length: at step t the running words are the first running[t].
-        order = tf.argsort(-word_length, stable=True)
-        rank = tf.math.invert_permutation(tf.cast(order, tf.int64))
-        longest_word = tf.reduce_max(tf.concat([word_length, [0]], axis=0))
-        iterations = tf.maximum((longest_word + steps - 1) // steps, 1)
-        shorter_or_equal = tf.cumsum(
-            tf.math.bincount(word_length, minlength=iterations * steps, dtype=tf.int64)
+        prefix_steps, loop_steps = schedule.prefix_steps, schedule.loop_steps
+        window = tf.broadcast_to(
+            np.where(np.arange(longest) == longest - 1, 0.0, -np.inf),
+            tf.stack([schedule.prefix_running[0], longest]),
         )
-        # Each iteration runs the words still running at its first step, on a dense block of
-        # [steps, running words] rows; a word that ends inside it sees -inf rows after its end.
-        running = tf.cast(word_count, tf.int64) - shorter_or_equal[::steps][:iterations]
-        rows_before = tf.cumsum(steps * running, exclusive=True)
-        iteration = index_in_word // steps
-        row = (
-            tf.gather(rows_before, iteration)
-            + (index_in_word - iteration * steps) * tf.gather(running, iteration)
-            + tf.gather(rank, word_of)
-        )
-        row_count = tf.reduce_sum(steps * running)
-        blocks = tf.tensor_scatter_nd_update(
-            tf.fill(tf.stack([row_count, longest]), tf.constant(-np.inf, tf.float64)),
-            row[:, None],
-            scores,
-        )
+        columns = np.arange(longest)
+        # Column j holds the piece that starts after the position j mod longest, so its length
+        # depends on the end's place in the window cycle, known at each step.
+        phase = np.arange(longest)[:, None]
+        length_of_column = ((phase - columns[None, :] - 1) % longest + 1).astype(np.int32)
 
-        def step_block(index, window, results):
-            size = running[index]
-            block = tf.reshape(
-                blocks[rows_before[index] : rows_before[index] + steps * size], [steps, -1, longest]
+        def step(window, block, index):
+            sums = window + block
+            best = tf.reduce_max(sums, axis=1, keepdims=True)
+            return tf.where(columns[None, :] == index % longest, best, window), sums, best
+
+        def best_length(sums, best, lengths):
+            return tf.reduce_max(tf.where(tf.equal(sums, best), lengths, 0), axis=-1)
+
+        # Row counts shrink step by step in the prefix steps, where most words end.
+        prefix_blocks = tf.split(
+            blocks[: schedule.prefix_rows], schedule.prefix_running, num=prefix_steps
+        )
+        sizes = tf.unstack(
+            tf.stack(
+                [schedule.prefix_running, tf.fill([prefix_steps], tf.constant(longest, tf.int64))],
+                axis=1,
+            ),
+            num=prefix_steps,
+        )
+        origin = tf.zeros([2], tf.int64)
+        prefix_lengths = []
+        for index in range(prefix_steps):
+            if index:
+                window = tf.slice(window, origin, sizes[index])
+            window, sums, best = step(window, prefix_blocks[index], index)
+            prefix_lengths.append(best_length(sums, best, length_of_column[index % longest]))
+
+        # Then blocks of `loop_steps` steps over the words still running at the block's start.
+        loop_blocks = tf.TensorArray(
+            tf.float64,
+            size=schedule.iterations,
+            infer_shape=False,
+            element_shape=[None, longest],
+        ).split(blocks[schedule.prefix_rows :], loop_steps * schedule.loop_running)
+        loop_phases = (prefix_steps + np.arange(loop_steps)) % longest
+        loop_lengths = length_of_column[loop_phases][:, None, :]
+
+        def loop_block(index, window, results):
+            running = schedule.loop_running[index]
+            block = tf.unstack(
+                tf.reshape(loop_blocks.read(index), [loop_steps, -1, longest]), num=loop_steps
             )
-            window = window[:size]
-            news = []
-            for step in range(steps):
-                new = tf.reduce_max(window + block[step], axis=1)
-                window = tf.concat([window[:, 1:], new[:, None]], axis=1)
-                news.append(new)
-            return index + 1, window, results.write(index, tf.reshape(tf.stack(news), [-1]))
+            window = window[:running]
+            all_sums, all_best = [], []
+            for offset in range(loop_steps):
+                window, sums, best = step(window, block[offset], prefix_steps + offset)
+                all_sums.append(sums)
+                all_best.append(best)
+            lengths = best_length(tf.stack(all_sums), tf.stack(all_best), loop_lengths)
+            return index + 1, window, results.write(index, tf.reshape(lengths, [-1]))
 
-        # The window holds the best scores at the `longest` positions before the current end;
-        # a word starts with 0 at its start and nothing before it.
-        start_window = tf.concat(
-            [
-                tf.fill(tf.stack([running[0], longest - 1]), tf.constant(-np.inf, tf.float64)),
-                tf.zeros(tf.stack([running[0], 1]), tf.float64),
-            ],
-            axis=1,
-        )
         _, _, results = tf.while_loop(
-            lambda index, *_: index < tf.cast(iterations, tf.int32),
-            step_block,
+            lambda index, *_: index < schedule.iterations,
+            loop_block,
             (
                 tf.constant(0),
-                start_window,
+                window,
                 tf.TensorArray(
-                    tf.float64,
-                    size=tf.cast(iterations, tf.int32),
-                    infer_shape=False,
-                    element_shape=[None],
+                    tf.int32, size=schedule.iterations, infer_shape=False, element_shape=[None]
                 ),
             ),
             shape_invariants=(tf.TensorShape([]), tf.TensorShape([None, longest]), None),
         )
-        return tf.gather(results.concat(), row)
-
-    def _best_pieces(self, best, scores, piece_ids, position, index_in_word):
-        """The length and id of the piece on the best path to each position's end: of the pieces
-        with the best sum, the longest (Rust keeps the first of equal candidates)."""
-        longest = self.longest_piece
-        column = tf.range(longest, dtype=tf.int64)
-        # Best score at the start of the piece of each column: at the word start 0, before it none.
-        start_index = index_in_word[:, None] + 1 - longest + column[None, :]
-        earlier = tf.gather(best, tf.maximum(position[:, None] - longest + column[None, :], 0))
-        start_best = tf.where(
-            start_index > 0,
-            earlier,
-            tf.where(
-                start_index == 0, tf.constant(0.0, tf.float64), tf.constant(-np.inf, tf.float64)
-            ),
-        )
-        sums = start_best + scores
-        is_best = tf.equal(sums, tf.reduce_max(sums, axis=1, keepdims=True))
-        best_column = tf.reduce_min(
-            tf.where(is_best, column[None, :], tf.constant(longest, tf.int64)), axis=1
-        )
-        piece_length = longest - best_column
-        piece_id = tf.gather(piece_ids, best_column, batch_dims=1)
-        return piece_length, piece_id
+        return tf.cast(tf.concat([*prefix_lengths, results.concat()], axis=0), tf.int64)
 
     def _tokens(
-        self,
-        on_path,
-        piece_length,
-        piece_id,
-        code_points,
-        word_of,
-        word_count,
-        text,
-        byte_start,
-        byte_end,
+        self, token_start, token_end, code_points, word_of, word_count, text, byte_start, byte_end
     ):
         """The ids of the pieces on the best paths, with runs of unknown pieces fused."""
-        token_end = tf.where(on_path)[:, 0]
-        token_id = tf.gather(piece_id, token_end)
         token_word = tf.gather(word_of, token_end)
-        token_start = token_end - tf.gather(piece_length, token_end) + 1
+        begin = tf.gather(byte_start, token_start)
+        token_id = self._piece_ids.lookup(
+            tf.strings.substr(text, begin, tf.gather(byte_end, token_end) - begin)
+        )
+        # A character that starts no one-character piece was the unknown piece.
+        token_id = tf.where(token_id < 0, tf.constant(self.unk_id, tf.int64), token_id)
         is_unknown = tf.equal(token_id, self.unk_id)
         fused = is_unknown & tf.concat(
             [[False], is_unknown[:-1] & tf.equal(token_word[1:], token_word[:-1])], axis=0
@@ -331,6 +325,10 @@ class Unigram(TokenizerModel):
             tf.strings.substr(text, begin, tf.gather(byte_end, group_end) - begin)
         )
         group_id = tf.where(group_unknown & (fused_id >= 0), fused_id, group_id)
+        if not self.byte_fallback:
+            return tf.RaggedTensor.from_value_rowids(
+                group_id, tf.gather(token_word, first_token), word_count, validate=False
+            )
 
         # Output per character, so that byte pieces come out in text order: the first character
         # of a group carries its id, or each character of a spelled-out group its UTF-8 bytes.
@@ -339,13 +337,10 @@ class Unigram(TokenizerModel):
         byte_count = utf8_lengths(code_points)
         byte_index = tf.range(4)[None, :]
         byte_ids = tf.gather(self._byte_piece_ids, utf8_bytes(code_points))
-        if self.byte_fallback:
-            spelled = group_unknown & (fused_id < 0)
-            all_known = tf.reduce_all((byte_ids >= 0) | (byte_index >= byte_count[:, None]), axis=1)
-            spelled &= tf.math.segment_min(tf.cast(all_known, tf.int32), group) > 0
-            uses_bytes = tf.gather(spelled, group)
-        else:
-            uses_bytes = tf.zeros_like(position, tf.bool)
+        spelled = group_unknown & (fused_id < 0)
+        all_known = tf.reduce_all((byte_ids >= 0) | (byte_index >= byte_count[:, None]), axis=1)
+        spelled &= tf.math.segment_min(tf.cast(all_known, tf.int32), group) > 0
+        uses_bytes = tf.gather(spelled, group)
         is_group_start = tf.equal(position, tf.gather(group_start, group))
         emitted = tf.where(uses_bytes, byte_count, tf.cast(is_group_start, tf.int32))
         values = tf.where(uses_bytes[:, None], byte_ids, tf.gather(group_id, group)[:, None])
@@ -353,6 +348,56 @@ class Unigram(TokenizerModel):
             tf.boolean_mask(values, byte_index < emitted[:, None]),
             tf.math.unsorted_segment_sum(tf.cast(emitted, tf.int64), word_of, word_count),
             validate=False,
+        )
+
+
+class _Schedule:
+    """Where each position's scores sit in the best-path loop's rows.
+
+    Words are sorted by decreasing length, so the words still running at a step are a prefix of
+    that order. The first ``prefix_steps`` steps have one row per running word each; after
+    them, blocks of ``loop_steps`` steps (one ``tf.while_loop`` iteration each) have one row
+    per word running at the block's start, step-major, and a word that ends inside the block
+    leaves -inf rows. Rows are at most the positions plus ``loop_steps`` per long word.
+    """
+
+    def __init__(self, word_length, word_of, index_in_word, longest_piece):
+        self.prefix_steps = PREFIX_STEPS
+        # A multiple of the window width keeps each step's window column a constant.
+        self.loop_steps = longest_piece * max(1, round(LOOP_STEPS / longest_piece))
+        word_count = tf.size(word_length, out_type=tf.int64)
+        order = tf.argsort(-word_length, stable=True)
+        rank = tf.math.invert_permutation(tf.cast(order, tf.int64))
+        longest_word = tf.reduce_max(tf.concat([word_length, [0]], axis=0))
+        iterations = tf.maximum(
+            (longest_word - self.prefix_steps + self.loop_steps - 1) // self.loop_steps, 0
+        )
+        steps = self.prefix_steps + iterations * self.loop_steps
+        # Words longer than each step: the words still running at it.
+        words_of_length = tf.math.bincount(word_length, minlength=steps, dtype=tf.int64)
+        running = word_count - tf.cumsum(words_of_length[:steps])
+        self.prefix_running = running[: self.prefix_steps]
+        prefix_rows_before = tf.cumsum(self.prefix_running, exclusive=True)
+        self.prefix_rows = tf.reduce_sum(self.prefix_running)
+        self.loop_running = running[self.prefix_steps :: self.loop_steps]
+        loop_rows_before = self.prefix_rows + tf.cumsum(
+            self.loop_steps * self.loop_running, exclusive=True
+        )
+        self.row_count = self.prefix_rows + self.loop_steps * tf.reduce_sum(self.loop_running)
+        self.iterations = tf.cast(iterations, tf.int32)
+
+        word_rank = tf.gather(rank, word_of)
+        in_prefix = index_in_word < self.prefix_steps
+        loop_step = tf.maximum(index_in_word - self.prefix_steps, 0)
+        iteration = loop_step // self.loop_steps
+        # Padded by one, so positions in the prefix read something when there is no loop.
+        loop_rows_before = tf.concat([loop_rows_before, [0]], axis=0)
+        loop_running = tf.concat([self.loop_running, [0]], axis=0)
+        self.row = word_rank + tf.where(
+            in_prefix,
+            tf.gather(prefix_rows_before, tf.minimum(index_in_word, self.prefix_steps - 1)),
+            tf.gather(loop_rows_before, iteration)
+            + (loop_step - iteration * self.loop_steps) * tf.gather(loop_running, iteration),
         )
 
 
