@@ -56,6 +56,17 @@ def test_gradients_flow_from_strings_into_every_encoder_weight(tiny_folder):
         assert float(tf.reduce_max(tf.abs(tf.convert_to_tensor(gradient)))) > 0, variable.path
 
 
+def test_eager_call_runs_the_traced_encode_graph_with_the_same_numbers(tiny_folder):
+    model = tfst.load(tiny_folder)
+    eager = [model(tf.constant(TEXTS[:size])).numpy() for size in (3, 8)]
+    # Both batch sizes ran through the one graph encode uses, traced once, not op by op.
+    assert model.embedding_function().experimental_get_tracing_count() == 1
+    in_graph = tf.function(model, autograph=False)(tf.constant(TEXTS)).numpy()
+    np.testing.assert_allclose(eager[1], in_graph, atol=1e-6)
+    np.testing.assert_allclose(eager[0], eager[1][:3], atol=1e-6)
+    np.testing.assert_allclose(eager[1], model.encode(TEXTS), atol=1e-6)
+
+
 def test_fit_on_a_string_dataset_lowers_the_loss_and_updates_the_encoder(tiny_folder):
     model = tfst.load(tiny_folder)
     word_embeddings = model.encoder.word_embeddings.embeddings.numpy().copy()

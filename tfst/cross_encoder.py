@@ -212,6 +212,13 @@ class CrossEncoder(keras.Model):
         # Keras' fit, evaluate and functional models pass the inputs as one (queries, documents).
         if documents is None:
             queries, documents = queries
+        if tf.executing_eagerly():
+            queries = tf.convert_to_tensor(queries, tf.string)
+            documents = tf.convert_to_tensor(documents, tf.string)
+            if queries.shape.rank == 1 and documents.shape.rank == 1:
+                # One traced graph (the one ``predict`` runs) instead of hundreds of small ops
+                # dispatched one by one; gradients flow through it as through the ops.
+                return self._score_pairs(queries, documents, tf.constant(""))
         features = self.pipeline_modules[0].tokenize(queries, documents)
         return self.forward_features(features)["scores"]
 
@@ -229,6 +236,7 @@ class CrossEncoder(keras.Model):
                 tf.TensorSpec([None], tf.string, name="documents"),
                 tf.TensorSpec([], tf.string, name="prompt"),
             ],
+            autograph=False,
         )
 
     @property
@@ -241,6 +249,7 @@ class CrossEncoder(keras.Model):
                 tf.TensorSpec([None], tf.string, name="queries"),
                 tf.TensorSpec([None], tf.string, name="documents"),
             ],
+            autograph=False,
         )
 
     def compute_output_spec(self, queries, documents=None):

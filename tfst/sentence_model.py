@@ -180,28 +180,37 @@ class SentenceTransformer(keras.Model):
         return features
 
     def call(self, sentences):
+        if tf.executing_eagerly():
+            sentences = tf.convert_to_tensor(sentences, tf.string)
+            if sentences.shape.rank == 1:
+                # One traced graph (the one ``encode`` runs) instead of hundreds of small ops
+                # dispatched one by one; gradients flow through it as through the ops.
+                embed = self.embedding_function()
+                return embed(sentences, tf.constant(""), tf.constant(0))["sentence_embedding"]
         features = self.pipeline_modules[0].tokenize(sentences)
         return self.run_modules(features)["sentence_embedding"]
 
-    def prompt_length(self, prompt, task: str | None = None) -> tf.Tensor:
+    def prompt_length(self, prompt: str | None, task: str | None = None) -> int:
         """Tokens a prompt takes at the start of a text, 0 for no prompt.
 
         As sentence-transformers measures it: the prompt tokenized alone (truncation and
-        special tokens included), minus one for the trailing special token.
+        special tokens included), minus one for the trailing special token. Measured once per
+        ``encode`` call, outside the batch graph, so that graph holds one copy of the tokenizer.
         """
-        prompt = tf.convert_to_tensor(prompt, tf.string)
-        tokenize = self.modules_for_task(task)[0].tokenize
-        return tf.cond(
-            tf.equal(prompt, ""),
-            lambda: tf.constant(0, tf.int32),
-            lambda: tf.reduce_sum(tokenize(prompt[tf.newaxis])["attention_mask"]) - 1,
-        )
+        input_module = self.modules_for_task(task)[0]
+        if not prompt or not input_module.gives_prompt_length:
+            return 0
+        features = input_module.tokenize(tf.constant([prompt], tf.string))
+        return int(tf.reduce_sum(features["attention_mask"])) - 1
 
     def embedding_function(self, task: str | None = None):
-        """The graph ``encode`` runs per batch for ``task``: ``(sentences, prompt)`` → every
-        output it can return (``prompt_length`` too, where the input module measures it).
+        """The graph ``encode`` runs per batch for ``task``: ``(sentences, prompt,
+        prompt_length)`` → every output it can return (``prompt_length`` too, where the input
+        module measures it); ``prompt_length`` is ``self.prompt_length(prompt, task)``.
 
-        One ``tf.function`` per route, traced on first use and kept.
+        One ``tf.function`` per route, traced on first use and kept. Traced without AutoGraph:
+        the modules are plain TensorFlow ops, and converting their code cost seconds of the
+        first call.
         """
         modules = self.modules_for_task(task)
         key = tuple(id(module) for module in modules)
@@ -210,11 +219,10 @@ class SentenceTransformer(keras.Model):
         return self._embedding_functions[key]
 
     def _trace_embed_strings(self, task: str | None, input_module: Module):
-        def embed_strings(sentences, prompt):
+        def embed_strings(sentences, prompt, prompt_length):
             features = input_module.tokenize(prompt + sentences)
             if not input_module.gives_prompt_length:
                 return self.run_modules(features, task=task)
-            prompt_length = self.prompt_length(prompt, task)
             outputs = self.run_modules(features, prompt_length=prompt_length, task=task)
             return {**outputs, "prompt_length": prompt_length}
 
@@ -223,7 +231,9 @@ class SentenceTransformer(keras.Model):
             input_signature=[
                 tf.TensorSpec([None], tf.string, name="sentences"),
                 tf.TensorSpec([], tf.string, name="prompt"),
+                tf.TensorSpec([], tf.int32, name="prompt_length"),
             ],
+            autograph=False,
         )
 
     def set_pooling_include_prompt(self, include_prompt: bool) -> None:
@@ -240,6 +250,7 @@ class SentenceTransformer(keras.Model):
         return tf.function(
             lambda sentences: {"sentence_embedding": self(sentences)},
             input_signature=[tf.TensorSpec([None], tf.string, name="sentences")],
+            autograph=False,
         )
 
     def compute_output_spec(self, sentences):
@@ -383,13 +394,14 @@ class SentenceTransformer(keras.Model):
         # The same (unstable) sort as sentence-transformers, so batches and their padding match.
         order = np.argsort([-len(text) for text in texts])
         prompt_tensor = tf.constant(prompt or "", tf.string)
+        prompt_length = tf.constant(self.prompt_length(prompt, task), tf.int32)
         results: list = [None] * len(texts)
         for start in tqdm(
             range(0, len(texts), batch_size), desc="Batches", disable=not show_progress_bar
         ):
             indices = order[start : start + batch_size]
             batch = tf.constant([texts[i] for i in indices], dtype=tf.string)
-            outputs = embed_strings(batch, prompt_tensor)
+            outputs = embed_strings(batch, prompt_tensor, prompt_length)
             if output_value == "token_embeddings" and "token_embeddings" not in outputs:
                 raise ValueError(
                     "output_value='token_embeddings' needs a model that makes token embeddings; "

@@ -95,14 +95,16 @@ class ServingModule(ServingState):
     def task_signature(self, task: str, prompt: str):
         """``encode(sentences, task=task, prompt=prompt)``'s graph as a signature function."""
         embed = self._model.embedding_function(task)
+        prompt_length = self._model.prompt_length(prompt, task)
 
         def embed_for_task(sentences):
-            return {
-                "sentence_embedding": embed(sentences, tf.constant(prompt))["sentence_embedding"]
-            }
+            outputs = embed(sentences, tf.constant(prompt), tf.constant(prompt_length))
+            return {"sentence_embedding": outputs["sentence_embedding"]}
 
         function = tf.function(
-            embed_for_task, input_signature=[tf.TensorSpec([None], tf.string, name="sentences")]
+            embed_for_task,
+            input_signature=[tf.TensorSpec([None], tf.string, name="sentences")],
+            autograph=False,
         )
         return function.get_concrete_function()
 
@@ -111,6 +113,7 @@ def _sentences_signature(module: ServingModule):
     function = tf.function(
         module.embed_sentences,
         input_signature=[tf.TensorSpec([None], tf.string, name="sentences")],
+        autograph=False,
     )
     return function.get_concrete_function()
 
@@ -125,7 +128,8 @@ class CrossEncoderServingModule(ServingState):
         input_signature=[
             tf.TensorSpec([None], tf.string, name="queries"),
             tf.TensorSpec([None], tf.string, name="documents"),
-        ]
+        ],
+        autograph=False,
     )
     def score_pairs(self, queries, documents):
         return self._outputs(self._model(queries, documents))
@@ -150,6 +154,7 @@ def _token_id_signature(function, names: tuple[str, ...], dtype: tf.DType):
     function = tf.function(
         function,
         input_signature=[tf.TensorSpec([None, None], dtype, name=name) for name in names],
+        autograph=False,
     )
     return function.get_concrete_function()
 

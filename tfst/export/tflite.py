@@ -31,7 +31,9 @@ class _TokenizerModule(tf.Module):
         super().__init__(name="tfst_tokenizer")
         self.tokenizer = tokenizer
 
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="sentences")])
+    @tf.function(
+        input_signature=[tf.TensorSpec([None], tf.string, name="sentences")], autograph=False
+    )
     def tokenize(self, sentences):
         return self.tokenizer(sentences)
 
@@ -81,6 +83,7 @@ def _token_ids_to_tflite(model) -> bytes:
             tf.TensorSpec([None, None], tf.int32, name="input_ids"),
             tf.TensorSpec([None, None], tf.int32, name="attention_mask"),
         ],
+        autograph=False,
     ).get_concrete_function()
     # Function graphs inherit the eager context's collections, where each tokenizer lookup
     # table created eagerly left a None initializer; freezing the graph for the converter

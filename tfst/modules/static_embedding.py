@@ -73,7 +73,9 @@ class StaticEmbedding(Module):
                 f"embedding table has {embedding.input_dim} rows"
             )
         # Eager calls run one traced graph, as the tokenizer's own calls do.
-        traced = tf.function(self._tokenize, input_signature=[tf.TensorSpec([None], tf.string)])
+        traced = tf.function(
+            self._tokenize, input_signature=[tf.TensorSpec([None], tf.string)], autograph=False
+        )
         self._tokenize_eagerly = lambda strings: traced(strings)
 
     @classmethod

@@ -71,7 +71,9 @@ class WhitespaceTokenizer(keras.layers.Layer):
         self._max_length = tf.Variable(1, dtype=tf.int64, trainable=False, name="max_length")
         self.max_length = max_length
         # Eager calls run one traced graph, as the tokenizer.json tokenizer does.
-        traced = tf.function(self._tokenize, input_signature=[tf.TensorSpec([None], tf.string)])
+        traced = tf.function(
+            self._tokenize, input_signature=[tf.TensorSpec([None], tf.string)], autograph=False
+        )
         self._tokenize_eagerly = lambda strings: traced(strings)
         self.built = True
 
