@@ -6,6 +6,8 @@
   kanji, Hangul), sometimes switching language mid-text, with emoji (ZWJ sequences, skin tones,
   flags) sprinkled in.
 - A CJK paragraph: Chinese without spaces, punctuated like prose, of an exact length.
+- Search queries: short hand-written queries, 3-16 tokens with BERT's WordPiece and special
+  tokens, the texts an embedding service mostly sees.
 
 Every generator takes a seed; the same seed gives the same texts on every machine.
 """
@@ -51,6 +53,32 @@ PROSE_MODULES = [
     "urllib.request",
     "zipfile",
 ]
+
+
+# What users type into a search box: 1-12 words, some with digits and punctuation.
+SEARCH_QUERIES = (
+    "weather tomorrow",
+    "cheap flights to rome",
+    "python list comprehension",
+    "how to boil an egg",
+    "best pizza near me",
+    "what is the capital of australia",
+    "symptoms of vitamin d deficiency",
+    "convert 30 celsius to fahrenheit",
+    "who wrote pride and prejudice",
+    "tensorflow serving docker gpu",
+    "How do I serve sentence embeddings from TensorFlow?",
+    "reset router password",
+    "difference between a crocodile and an alligator",
+    "laptop won't turn on after update",
+    "sentence similarity model multilingual",
+    "when does the next train leave for Berlin",
+)
+
+
+def search_queries() -> list[str]:
+    """The short queries of ``SEARCH_QUERIES``, in a fixed order."""
+    return list(SEARCH_QUERIES)
 
 
 @functools.cache

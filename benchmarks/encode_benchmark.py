@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from corpus import english_texts
+from corpus import english_texts, search_queries
 from encode_workers import EXPORT_CALLS, FLOAT32_CONTENDERS, FLOAT32_TOLERANCE, export_artifact
 from machine import LoadMeter, describe_machine
 from model_folders import max_seq_length_of, resolve_model_folder
@@ -34,7 +34,8 @@ def run(options: argparse.Namespace) -> dict:
         # About 1.2 tokens a word: these fill max_seq_length and are truncated there.
         "long": english_texts(options.long_texts, max_seq_length, max_seq_length + 20, seed=1),
     }
-    latency_texts = sets["mix"][: options.latency_texts]
+    # One text per call: mixed sentences, and short search queries (3-16 tokens).
+    latency_sets = {"latency": sets["mix"][: options.latency_texts], "queries": search_queries()}
     workloads = [("mix", size) for size in options.batch_sizes]
     workloads += [("long", size) for size in options.long_batch_sizes]
 
@@ -49,7 +50,7 @@ def run(options: argparse.Namespace) -> dict:
                     export_artifact(name, options.model, artifact, options.threads, options.verbose)
                 _progress(options, f"starting {name}")
                 workers[name] = _start_worker(name, options, str(artifact))
-                for set_name, texts in [*sets.items(), ("latency", latency_texts)]:
+                for set_name, texts in [*sets.items(), *latency_sets.items()]:
                     workers[name].ask(command="texts", name=set_name, texts=texts)
             _progress(options, "checking outputs against sentence-transformers")
             parity = check_parity(workers, sets)
@@ -62,15 +63,15 @@ def run(options: argparse.Namespace) -> dict:
                     worker.ask(command="encode", name=warm_up, batch_size=batch_size)
 
             def measure(name: str, workload) -> list[float]:
-                if workload == "latency":
-                    return workers[name].ask(command="latency", name="latency")["seconds"]
+                if workload in latency_sets:
+                    return workers[name].ask(command="latency", name=workload)["seconds"]
                 set_name, batch_size = workload
                 answer = workers[name].ask(command="encode", name=set_name, batch_size=batch_size)
                 return [len(sets[set_name]) / answer["seconds"]]
 
             samples = interleaved_rounds(
                 list(workers),
-                [*workloads, "latency"],
+                [*workloads, *latency_sets],
                 options.rounds,
                 measure,
                 on_round=lambda index: _progress(options, f"round {index + 1}/{options.rounds}"),
@@ -126,9 +127,12 @@ def run(options: argparse.Namespace) -> dict:
         },
         "latency_ms": {
             name: {
-                "p50": float(np.percentile(by_workload["latency"], 50) * 1e3),
-                "p95": float(np.percentile(by_workload["latency"], 95) * 1e3),
-                "count": len(by_workload["latency"]),
+                set_name: {
+                    "p50": float(np.percentile(by_workload[set_name], 50) * 1e3),
+                    "p95": float(np.percentile(by_workload[set_name], 95) * 1e3),
+                    "count": len(by_workload[set_name]),
+                }
+                for set_name in latency_sets
             }
             for name, by_workload in samples.items()
         },

@@ -3,7 +3,9 @@
 ``pytorch`` (sentence-transformers ``encode``), ``tfst`` (``tfst.load(...).encode``: an eagerly
 called ``tf.function``), ``tfst-savedmodel`` (the ``model.export`` artifact, strings in, core ops
 only, called from a process that imports only TensorFlow and where tensorflow_text cannot be
-imported), ``tfst-bfloat16`` (``encoder_precision="bfloat16"``, opt-in),
+imported), ``tfst-keras-call`` (the loaded model called eagerly as a Keras model,
+``model(tf.constant(batch))``, on the same length-sorted batches), ``tfst-bfloat16``
+(``encoder_precision="bfloat16"``, opt-in),
 ``tfst-savedmodel-tftext`` (``model.export(..., tokenizer_ops="tensorflow_text")``, served with
 tensorflow-text imported) and ``tfst-tflite`` (``model.export_tflite``: the core tokenizer
 SavedModel per batch, then ``model.tflite``, whose batch is one, per text).
@@ -34,11 +36,18 @@ CONTENDERS = (
     "pytorch",
     "tfst",
     "tfst-savedmodel",
+    "tfst-keras-call",
     "tfst-bfloat16",
     "tfst-savedmodel-tftext",
     "tfst-tflite",
 )
-FLOAT32_CONTENDERS = ("tfst", "tfst-savedmodel", "tfst-savedmodel-tftext", "tfst-tflite")
+FLOAT32_CONTENDERS = (
+    "tfst",
+    "tfst-savedmodel",
+    "tfst-keras-call",
+    "tfst-savedmodel-tftext",
+    "tfst-tflite",
+)
 # The call on the loaded model that exports a contender's artifact to sys.argv[2].
 EXPORT_CALLS = {
     "tfst-savedmodel": "export(sys.argv[2], overwrite=True)",
@@ -161,6 +170,33 @@ class TfstWorker(TensorFlowWorker):
         return diagnostics.tfst_projection_floor(self.model, texts, self.threads)
 
 
+def sorted_batches(texts, batch_size: int, embed) -> np.ndarray:
+    """Embed ``texts`` with ``embed(batch)`` in length-sorted batches, as ``encode`` makes them;
+    rows come back in input order."""
+    order = np.argsort([-len(text) for text in texts], kind="stable")
+    embeddings = None
+    for start in range(0, len(texts), batch_size):
+        indices = order[start : start + batch_size]
+        batch = embed([texts[i] for i in indices])
+        if embeddings is None:
+            embeddings = np.empty((len(texts), batch.shape[1]), np.float32)
+        embeddings[indices] = batch
+    return embeddings
+
+
+class KerasCallWorker(TfstWorker):
+    """The loaded model called eagerly as a Keras model: ``model(tf.constant(batch))``."""
+
+    def _embed(self, texts) -> np.ndarray:
+        return self.model(self.tf.constant(texts)).numpy()
+
+    def encode(self, texts, batch_size: int) -> np.ndarray:
+        return sorted_batches(texts, batch_size, self._embed)
+
+    def encode_one(self, text: str) -> np.ndarray:
+        return self._embed([text])[0]
+
+
 class _BlockTensorflowText:
     """Import hook: ``import tensorflow_text`` fails, so none of its ops can be registered."""
 
@@ -186,15 +222,7 @@ class SavedModelWorker(TensorFlowWorker):
         return self.serve(sentences=self.tf.constant(texts))["sentence_embedding"].numpy()
 
     def encode(self, texts, batch_size: int) -> np.ndarray:
-        order = np.argsort([-len(text) for text in texts], kind="stable")
-        embeddings = None
-        for start in range(0, len(texts), batch_size):
-            indices = order[start : start + batch_size]
-            batch = self._embed([texts[i] for i in indices])
-            if embeddings is None:
-                embeddings = np.empty((len(texts), batch.shape[1]), np.float32)
-            embeddings[indices] = batch
-        return embeddings
+        return sorted_batches(texts, batch_size, self._embed)
 
     def encode_one(self, text: str) -> np.ndarray:
         return self._embed([text])[0]
@@ -253,6 +281,8 @@ def make_worker(name: str, model: str, device: str, threads: int, artifact: str 
         return TorchWorker(model, device, threads)
     if name == "tfst":
         return TfstWorker(model, device, threads)
+    if name == "tfst-keras-call":
+        return KerasCallWorker(model, device, threads)
     if name == "tfst-bfloat16":
         return TfstWorker(model, device, threads, precision="bfloat16")
     if name == "tfst-savedmodel":

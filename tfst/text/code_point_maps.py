@@ -55,10 +55,16 @@ class CodePointMap:
 
     def __init__(self, mapping: Mapping[int, Sequence[int]]):
         rows: dict[tuple[int, ...], int] = {(SELF,): 0}
-        row_of = np.zeros(NUM_CODE_POINTS, dtype=np.int32)
+        row_numbers = []
+        # Hundreds of thousands of entries for BERT's normalizer: this loop is part of every
+        # model's load time, so it touches each entry as little as it can.
         for code_point, replacement in mapping.items():
-            row = tuple(SELF if value == code_point else value for value in replacement)
-            row_of[code_point] = rows.setdefault(row, len(rows))
+            row = tuple(replacement)
+            if code_point in row:
+                row = tuple(SELF if value == code_point else value for value in row)
+            row_numbers.append(rows.setdefault(row, len(rows)))
+        row_of = np.zeros(NUM_CODE_POINTS, dtype=np.int32)
+        row_of[np.fromiter(mapping, np.int64, len(mapping))] = row_numbers
         ordered = sorted(rows, key=rows.get)
         row_splits = np.cumsum([0] + [len(row) for row in ordered]).astype(np.int32)
         table = TwoLevelTable.from_array(row_of)
