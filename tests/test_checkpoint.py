@@ -276,6 +276,26 @@ def small_safetensors(files) -> Path:
     return path
 
 
+def test_safetensors_tensors_are_read_when_looked_up_and_not_kept(small_safetensors, tmp_path):
+    path = tmp_path / "lazy.safetensors"
+    path.write_bytes(small_safetensors.read_bytes())
+    tensors = load_checkpoint_tensors(path)
+    assert tensors.shapes == {"weight": (2, 3), "ids": (4,)}
+    weight = tensors["weight"]
+    np.testing.assert_array_equal(weight, np.arange(6.0).reshape(2, 3))
+    weight[0, 0] = 99.0
+    assert tensors["weight"][0, 0] == 0.0  # read afresh from the file
+    # Shrunk after it was opened: the read of the last tensor fails naming file and tensor.
+    header, _ = _safetensors_parts(path)
+    last = max(
+        (name for name in header if name != "__metadata__"),
+        key=lambda name: header[name]["data_offsets"][1],
+    )
+    path.write_bytes(path.read_bytes()[:-4])
+    with pytest.raises(CheckpointError, match=f"{path}: tensor '{last}' ends past the end"):
+        tensors[last]
+
+
 def test_missing_file_raises_file_not_found_naming_it(tmp_path):
     path = tmp_path / "model.safetensors"
     with pytest.raises(FileNotFoundError, match=str(path)):
@@ -366,7 +386,7 @@ def test_safetensors_with_random_byte_flips_load_or_raise_checkpoint_error(
     path = files / "fuzzed.safetensors"
     path.write_bytes(bytes(data))
     with contextlib.suppress(CheckpointError):
-        load_checkpoint_tensors(path)
+        dict(load_checkpoint_tensors(path))  # every tensor read
 
 
 # --- torch zip checkpoints ---------------------------------------------------------------------

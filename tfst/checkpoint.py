@@ -13,7 +13,7 @@ import json
 import os
 import pathlib
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, TypeVar
 
 import ml_dtypes  # registers bfloat16 with numpy, which safetensors' numpy reader needs
@@ -69,14 +69,15 @@ def find_weights_file(folder: str | os.PathLike) -> pathlib.Path:
     )
 
 
-def load_checkpoint_tensors(path: str | os.PathLike) -> dict[str, np.ndarray]:
+def load_checkpoint_tensors(path: str | os.PathLike) -> Mapping[str, np.ndarray]:
     """Every tensor of a checkpoint file, by its name in the file.
 
     Reads ``*.safetensors``, a torch zip checkpoint (``pytorch_model.bin``) or a sharded
     checkpoint's ``*.index.json``. Floating tensors come back as float32 (bfloat16 exactly);
     integer and bool tensors keep their dtype. Arrays are C-contiguous, writable, and share no
     memory with one another. Every size is checked before memory is taken for it (see
-    :func:`read_checkpoint_header`).
+    :func:`read_checkpoint_header`). A single safetensors file gives a
+    :class:`SafetensorsTensors`, which reads each tensor when it is looked up.
     """
     path = _existing_file(path)
     if path.name.endswith(".json"):
@@ -107,7 +108,7 @@ def _existing_file(path: str | os.PathLike) -> pathlib.Path:
     return path
 
 
-def _load_single_file(path: pathlib.Path) -> dict[str, np.ndarray]:
+def _load_single_file(path: pathlib.Path) -> Mapping[str, np.ndarray]:
     if path.suffix == ".safetensors":
         return _load_safetensors(path)
     return load_torch_zip(path)
@@ -192,17 +193,55 @@ def _read_sharded(
 # --- safetensors -------------------------------------------------------------------------------
 
 
-def _load_safetensors(path: pathlib.Path) -> dict[str, np.ndarray]:
-    """Tensors of a safetensors file; the package validates header, dtypes, shapes and offsets."""
-    try:
-        with safetensors.safe_open(path, framework="numpy") as reader:
-            tensors = {}
-            for name in _safetensors_entries(path):
-                array = reader.get_tensor(name)
-                tensors[name] = array.astype(output_dtype(array.dtype), copy=False)
-            return tensors
-    except safetensors.SafetensorError as error:
-        raise CheckpointError(f"{path}: invalid safetensors file: {error}") from error
+def _load_safetensors(path: pathlib.Path) -> SafetensorsTensors:
+    return SafetensorsTensors(path)
+
+
+class SafetensorsTensors(Mapping[str, np.ndarray]):
+    """The tensors of one safetensors file, each read from the file when it is looked up and
+    not kept.
+
+    Loading a model then holds one tensor's data beside the model's variables, instead of the
+    whole checkpoint plus a memory map of it (together twice the weights' size, which decided a
+    large model's peak memory). ``shapes`` gives every tensor's shape without reading data. The
+    safetensors package validates the header (dtypes, shapes, offsets within the file) when
+    this is made.
+    """
+
+    def __init__(self, path: pathlib.Path):
+        self.path = path
+        try:
+            with safetensors.safe_open(path, framework="numpy"):  # validates before any read
+                pass
+        except safetensors.SafetensorError as error:
+            raise CheckpointError(f"{path}: invalid safetensors file: {error}") from error
+        self._entries = _safetensors_entries(path)
+        with open(path, "rb") as file:
+            self._data_start = 8 + int.from_bytes(file.read(8), "little")
+
+    @property
+    def shapes(self) -> dict[str, tuple[int, ...]]:
+        return {name: tuple(entry["shape"]) for name, entry in self._entries.items()}
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        entry = self._entries[name]
+        begin, end = entry["data_offsets"]
+        array = np.empty(entry["shape"], _SAFETENSORS_DTYPES[entry["dtype"]])
+        with open(self.path, "rb") as file:
+            file.seek(self._data_start + begin)
+            read = file.readinto(array.reshape(-1).view(np.uint8))
+        if read != end - begin:
+            raise CheckpointError(
+                f"{self.path}: tensor {name!r:.200} ends past the end of the file (the file "
+                "changed after it was opened?)"
+            )
+        return array.astype(output_dtype(array.dtype), copy=False)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._entries)
+
+    def __len__(self) -> int:
+        return len(self._entries)
 
 
 def _read_safetensors_header(path: pathlib.Path) -> dict[str, TensorHeader]:

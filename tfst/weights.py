@@ -124,7 +124,12 @@ class WeightTable:
 
     def assign(self, layer, tensors: Mapping[str, np.ndarray], source: Path | str) -> None:
         """Fill ``layer`` (built) from ``tensors``; all checks run before the first assignment."""
-        found = self.match({name: np.shape(tensor) for name, tensor in tensors.items()}, source)
+        # A checkpoint read lazily (tfst.checkpoint.SafetensorsTensors) has its shapes without
+        # reading any data: each tensor is then read, assigned and dropped in turn.
+        shapes = getattr(tensors, "shapes", None)
+        if shapes is None:
+            shapes = {name: np.shape(tensor) for name, tensor in tensors.items()}
+        found = self.match(shapes, source)
         for name, original in found.items():
             target = self.targets[name]
             variable = resolve(layer, target.path)

@@ -16,10 +16,9 @@ import numpy as np
 import tensorflow as tf
 
 from tfst.text.code_points import ADDED_TOKEN_BASE, expand
-from tfst.text.unicode_tables import NUM_CODE_POINTS, PAGE_BITS, PAGE_MASK, TwoLevelTable
+from tfst.text.unicode_tables import NUM_CODE_POINTS, PAGE_BITS, PAGE_MASK, SELF, TwoLevelTable
 
-# In a mapping row, this value stands for the input code point itself.
-SELF = -1
+__all__ = ["SELF", "CodePointMap", "CodePointProperty"]
 
 
 def _lookup(blocks: tf.Tensor, pages: tf.Tensor, code_points: tf.Tensor) -> tf.Tensor:
@@ -49,21 +48,29 @@ class CodePointMap:
     """Sends each code point to a sequence of code points; unlisted ones map to themselves.
 
     Args:
-        mapping: code point → its replacement (empty to delete it). ``SELF`` in a replacement
-            stands for the code point itself, so rows like "space, self, space" are shared.
+        mapping: code point → its replacement (empty to delete it). The code point itself in
+            its replacement is stored as ``SELF``, so rows like "space, self, space" are shared.
+        shared_rows: replacement row (``SELF`` for each code point itself) → the code points
+            that take it, for rows shared by very many code points (given as arrays, no Python
+            loop runs over them); in the given order, later rows and then ``mapping`` win.
     """
 
-    def __init__(self, mapping: Mapping[int, Sequence[int]]):
+    def __init__(
+        self,
+        mapping: Mapping[int, Sequence[int]],
+        shared_rows: Mapping[tuple[int, ...], np.ndarray] | None = None,
+    ):
         rows: dict[tuple[int, ...], int] = {(SELF,): 0}
+        row_of = np.zeros(NUM_CODE_POINTS, dtype=np.int32)
+        for row, code_points in (shared_rows or {}).items():
+            if len(code_points):
+                row_of[np.asarray(code_points, np.int64)] = rows.setdefault(tuple(row), len(rows))
         row_numbers = []
-        # Hundreds of thousands of entries for BERT's normalizer: this loop is part of every
-        # model's load time, so it touches each entry as little as it can.
         for code_point, replacement in mapping.items():
             row = tuple(replacement)
             if code_point in row:
                 row = tuple(SELF if value == code_point else value for value in row)
             row_numbers.append(rows.setdefault(row, len(rows)))
-        row_of = np.zeros(NUM_CODE_POINTS, dtype=np.int32)
         row_of[np.fromiter(mapping, np.int64, len(mapping))] = row_numbers
         ordered = sorted(rows, key=rows.get)
         row_splits = np.cumsum([0] + [len(row) for row in ordered]).astype(np.int32)

@@ -322,11 +322,10 @@ class BertNormalizer(Normalizer):
     ):
         super().__init__(name="bert_normalizer")
         self.strips_accents = lowercase if strip_accents is None else strip_accents
-        self._mapping = CodePointMap(
-            bert_normalizer_mapping(
-                clean_text, handle_chinese_chars, self.strips_accents, lowercase
-            )
+        shared_rows, mapping = bert_normalizer_mapping(
+            clean_text, handle_chinese_chars, self.strips_accents, lowercase
         )
+        self._mapping = CodePointMap(mapping, shared_rows)
         if self.strips_accents:
             self._marks = CodePointProperty(combining_mark_properties())
 

@@ -39,6 +39,8 @@ PROPERTY_WORD = 0x200  # Rust regex \w (Unicode)
 PAGE_BITS = 6
 PAGE_MASK = (1 << PAGE_BITS) - 1
 SPACE = 0x20
+# In a replacement row of a code point mapping, this value stands for the code point itself.
+SELF = -1
 
 
 @functools.cache
@@ -75,7 +77,7 @@ class TwoLevelTable:
 @functools.cache
 def bert_normalizer_mapping(
     clean_text: bool, handle_chinese_chars: bool, strip_accents: bool, lowercase: bool
-) -> dict[int, tuple[int, ...]]:
+) -> tuple[dict[tuple[int, ...], np.ndarray], dict[int, tuple[int, ...]]]:
     """Code point → output of the BertNormalizer steps that work one code point at a time.
 
     The steps are clean_text, handle_chinese_chars, strip_accents (NFD, then drop Mn) and
@@ -83,29 +85,35 @@ def bert_normalizer_mapping(
     of marks (``combining_mark_properties``) need context and are left to the caller (lowercasing
     first is safe: the generator checks that lowercasing NFD output never changes a combining
     class or Mn-ness). Code points that map to themselves are left out.
+
+    Returns ``(shared_rows, mapping)`` as ``CodePointMap`` takes them: the bulk (CJK ideographs
+    padded with spaces, space-like and deleted code points, about 230,000) as a few rows shared
+    by arrays of code points, built without a Python loop over them because every model load
+    pays for it; ``mapping`` holds the rest and the exceptions, code point by code point.
     """
     tables = load_unicode_tables()
     flags = tables["flags"]
     nfd = _sparse_mapping(tables, "nfd") if strip_accents else {}
     lower = _sparse_mapping(tables, "lowercase") if lowercase else {}
-    mapping: dict[int, tuple[int, ...]] = {}
+    shared_rows: dict[tuple[int, ...], np.ndarray] = {}
     if handle_chinese_chars:
-        for code_point in np.flatnonzero(flags & CHINESE).tolist():
-            mapping[code_point] = (SPACE, code_point, SPACE)
+        shared_rows[(SPACE, SELF, SPACE)] = np.flatnonzero(flags & CHINESE)
     if clean_text:
-        for code_point in np.flatnonzero(flags & CLEAN_SPACE).tolist():
-            mapping[code_point] = (SPACE,)
-        for code_point in np.flatnonzero(flags & CLEAN_DELETE).tolist():
-            mapping[code_point] = ()
+        shared_rows[(SPACE,)] = np.flatnonzero(flags & CLEAN_SPACE)
+        shared_rows[()] = np.flatnonzero(flags & CLEAN_DELETE)
+    mapping: dict[int, tuple[int, ...]] = {}
     for code_point in sorted(set(nfd) | set(lower)):
         if clean_text and flags[code_point] & (CLEAN_SPACE | CLEAN_DELETE):
             continue
-        output = mapping.get(code_point, (code_point,))
+        if handle_chinese_chars and flags[code_point] & CHINESE:
+            output = (SPACE, code_point, SPACE)
+        else:
+            output = (code_point,)
         output = [x for cp in output for x in nfd.get(cp, [cp])]
         output = tuple(x for cp in output for x in lower.get(cp, [cp]))
         if output != (code_point,):
             mapping[code_point] = output
-    return mapping
+    return shared_rows, mapping
 
 
 @functools.cache
