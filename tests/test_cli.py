@@ -54,6 +54,9 @@ def test_export_refuses_options_of_another_format(minilm_folder, tmp_path):
     result = run("export", minilm_folder, tmp_path / "out", "--no-tokenizer")
     assert result.returncode == 1
     assert "--no-tokenizer applies to --format onnx only" in result.stderr
+    result = run("export", minilm_folder, tmp_path / "out", "--quantize", "int8")
+    assert result.returncode == 1
+    assert "--quantize applies to --format tflite only" in result.stderr
 
 
 def test_export_refuses_a_non_empty_folder_in_one_line(minilm_folder, tmp_path):

@@ -118,6 +118,8 @@ def command_export(args) -> int:
         raise CommandError("--tokenizer-ops applies to --format savedmodel only")
     if args.format != "onnx" and args.no_tokenizer:
         raise CommandError("--no-tokenizer applies to --format onnx only")
+    if args.format != "tflite" and args.quantize is not None:
+        raise CommandError("--quantize applies to --format tflite only")
     if args.format == "onnx" and importlib.util.find_spec("onnx") is None:
         raise CommandError(
             'the ONNX export needs the onnx extra: pip install "tensorflow-sentence-transformers[onnx]"'
@@ -134,7 +136,7 @@ def command_export(args) -> int:
         path = model.export(args.outdir, overwrite=args.overwrite, tokenizer_ops=args.tokenizer_ops)
         print(f"exported {args.model} to {path} (serving_default: strings → sentence_embedding)")
     elif args.format == "tflite":
-        path = model.export_tflite(args.outdir, overwrite=args.overwrite)
+        path = model.export_tflite(args.outdir, overwrite=args.overwrite, quantize=args.quantize)
         print(
             f"exported {args.model} to {path} (model.tflite: token ids; tokenizer/: strings → ids)"
         )
@@ -337,6 +339,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="savedmodel (default): strings in; tflite: model.tflite (token ids in) + tokenizer/; "
         "onnx: model.onnx (token ids in) + model_with_tokenizer.onnx (strings in, needs "
         "onnxruntime-extensions), needs the onnx extra",
+    )
+    export.add_argument(
+        "--quantize",
+        choices=("int8",),  # tfst.export.tflite.TFLITE_QUANTIZATIONS, without importing TF
+        help="with --format tflite: int8 weights (dynamic range quantization), a quarter of the "
+        "size and several times faster on CPU, at cosine ~0.997 to the float32 embeddings",
     )
     export.add_argument(
         "--no-tokenizer",

@@ -504,12 +504,13 @@ class SentenceTransformer(keras.Model):
 
         return export_saved_model(self, path, overwrite=overwrite, tokenizer_ops=tokenizer_ops)
 
-    def export_tflite(self, path, *, overwrite: bool = False):
+    def export_tflite(self, path, *, overwrite: bool = False, quantize: str | None = None):
         """Write ``model.tflite`` (token ids in, builtin ops only) and ``tokenizer/`` (a
-        core-ops SavedModel: strings → ids) into the folder ``path``; see ``tfst.export``."""
+        core-ops SavedModel: strings → ids) into the folder ``path``; ``quantize="int8"``
+        stores int8 weights (dynamic range quantization). See ``tfst.export.tflite``."""
         from tfst.export import export_tflite
 
-        return export_tflite(self, path, overwrite=overwrite)
+        return export_tflite(self, path, overwrite=overwrite, quantize=quantize)
 
     def export_onnx(self, path, *, overwrite: bool = False, with_tokenizer: bool = True):
         """Write ``model.onnx`` (token ids in, standard ONNX operators) and, unless
