@@ -53,7 +53,7 @@ def run(options: argparse.Namespace) -> dict:
                 for set_name, texts in [*sets.items(), *latency_sets.items()]:
                     workers[name].ask(command="texts", name=set_name, texts=texts)
             _progress(options, "checking outputs against sentence-transformers")
-            parity = check_parity(workers, sets)
+            parity = check_parity(workers, {**sets, "queries": latency_sets["queries"]})
 
             _progress(options, "warming up every workload")
             for set_name, batch_size in workloads:
@@ -146,24 +146,33 @@ def run(options: argparse.Namespace) -> dict:
 
 
 def check_parity(workers: dict[str, WorkerProcess], sets: dict[str, list[str]]) -> dict:
-    """Embed every text set with every contender; float32 ones must match PyTorch to 1e-5."""
-    parity = {}
-    for set_name in sets:
-        reference = decode_array(
-            workers["pytorch"].ask(command="embed", name=set_name, batch_size=32)
+    """Embed every text set with every contender and compare with PyTorch: max abs diff, min
+    and mean cosine, and retrieval agreement (``top10_overlap``: every text as a query over
+    all texts, the share of PyTorch's 10 nearest that the contender also ranks in its 10
+    nearest, averaged). Float32 contenders must match PyTorch to 1e-5."""
+    embedded = {
+        name: np.concatenate(
+            [
+                decode_array(worker.ask(command="embed", name=set_name, batch_size=32))
+                for set_name in sets
+            ]
         )
-        for name, worker in workers.items():
-            if name == "pytorch":
-                continue
-            embeddings = decode_array(worker.ask(command="embed", name=set_name, batch_size=32))
-            cosine = np.sum(embeddings * reference, axis=1) / (
-                np.linalg.norm(embeddings, axis=1) * np.linalg.norm(reference, axis=1)
-            )
-            result = parity.setdefault(name, {"max_abs_diff": 0.0, "min_cosine": 1.0})
-            result["max_abs_diff"] = max(
-                result["max_abs_diff"], float(np.abs(embeddings - reference).max())
-            )
-            result["min_cosine"] = min(result["min_cosine"], float(cosine.min()))
+        for name, worker in workers.items()
+    }
+    reference = embedded["pytorch"]
+    parity = {}
+    for name, embeddings in embedded.items():
+        if name == "pytorch":
+            continue
+        cosine = np.sum(embeddings * reference, axis=1) / (
+            np.linalg.norm(embeddings, axis=1) * np.linalg.norm(reference, axis=1)
+        )
+        parity[name] = {
+            "max_abs_diff": float(np.abs(embeddings - reference).max()),
+            "min_cosine": float(cosine.min()),
+            "mean_cosine": float(cosine.mean()),
+            "top10_overlap": _top10_overlap(embeddings, reference),
+        }
     for name in FLOAT32_CONTENDERS:
         if name in parity and parity[name]["max_abs_diff"] > FLOAT32_TOLERANCE:
             raise SystemExit(
@@ -171,6 +180,17 @@ def check_parity(workers: dict[str, WorkerProcess], sets: dict[str, list[str]]) 
                 f"{parity[name]['max_abs_diff']:.2e} > {FLOAT32_TOLERANCE:g}; not timing it"
             )
     return parity
+
+
+def _top10_overlap(embeddings: np.ndarray, reference: np.ndarray) -> float:
+    def nearest(vectors: np.ndarray) -> np.ndarray:
+        unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+        similarity = unit @ unit.T
+        np.fill_diagonal(similarity, -np.inf)  # a text is not its own neighbour
+        return np.argsort(-similarity, axis=1, kind="stable")[:, :10]
+
+    pairs = zip(nearest(embeddings), nearest(reference), strict=True)
+    return float(np.mean([len(set(mine) & set(theirs)) / 10 for mine, theirs in pairs]))
 
 
 def _start_worker(name: str, options: argparse.Namespace, artifact: str) -> WorkerProcess:

@@ -78,6 +78,16 @@ def markdown(results: dict) -> str:
             ),
         ]
     )
+    rows.append(
+        [
+            "mean cosine / top-10 retrieval overlap vs PyTorch",
+            "—",
+            *(
+                f"{parity[n]['mean_cosine']:.6f} / {parity[n]['top10_overlap']:.3f}"
+                for n in names[1:]
+            ),
+        ]
+    )
     lines += ["", *table(["", *names], rows)]
 
     if results["tokenization_sentences_per_s"]:

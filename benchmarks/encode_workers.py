@@ -7,8 +7,9 @@ imported), ``tfst-keras-call`` (the loaded model called eagerly as a Keras model
 ``model(tf.constant(batch))``, on the same length-sorted batches), ``tfst-bfloat16``
 (``encoder_precision="bfloat16"``, opt-in),
 ``tfst-savedmodel-tftext`` (``model.export(..., tokenizer_ops="tensorflow_text")``, served with
-tensorflow-text imported) and ``tfst-tflite`` (``model.export_tflite``: the core tokenizer
-SavedModel per batch, then ``model.tflite``, whose batch is one, per text).
+tensorflow-text imported), ``tfst-tflite`` (``model.export_tflite``: the core tokenizer
+SavedModel per batch, then ``model.tflite``, whose batch is one, per text) and
+``tfst-tflite-int8`` (the same with ``quantize="int8"``, opt-in).
 
 Threads: the parent pins OMP/MKL/TF thread variables (``protocol.thread_environment``) before the
 worker imports its framework; the worker then calls ``torch.set_num_threads(n)`` /
@@ -40,6 +41,7 @@ CONTENDERS = (
     "tfst-bfloat16",
     "tfst-savedmodel-tftext",
     "tfst-tflite",
+    "tfst-tflite-int8",
 )
 FLOAT32_CONTENDERS = (
     "tfst",
@@ -55,6 +57,7 @@ EXPORT_CALLS = {
         "export(sys.argv[2], overwrite=True, tokenizer_ops='tensorflow_text')"
     ),
     "tfst-tflite": "export_tflite(sys.argv[2], overwrite=True)",
+    "tfst-tflite-int8": "export_tflite(sys.argv[2], overwrite=True, quantize='int8')",
 }
 FLOAT32_TOLERANCE = 1e-5
 
@@ -289,7 +292,7 @@ def make_worker(name: str, model: str, device: str, threads: int, artifact: str 
         return SavedModelWorker(artifact, device, threads)
     if name == "tfst-savedmodel-tftext":
         return TensorflowTextSavedModelWorker(artifact, device, threads)
-    if name == "tfst-tflite":
+    if name in ("tfst-tflite", "tfst-tflite-int8"):
         return TFLiteWorker(artifact, device, threads)
     raise ValueError(f"unknown contender {name!r}")
 
