@@ -61,8 +61,8 @@ def export_tflite(
     turns strings into the ids.
 
     ``quantize``: None (float32 weights; embeddings match sentence-transformers to 1e-5) or
-    ``"int8"``: weights stored as int8 with one scale per output channel, activations quantized
-    per call by the TFLite runtime. A quarter of the size, and on all-MiniLM-L6-v2 (2-core
+    ``"int8"``: weights stored as int8 (projections with one scale per output channel, the
+    embedding tables with one each), activations quantized per call by the TFLite runtime. A quarter of the size, and on all-MiniLM-L6-v2 (2-core
     Xeon, benchmarks/README.md) several times faster per short text than float32, at cosine
     ≥ 0.997 to the float32 embeddings; measure it on your own texts before you serve it.
     """
@@ -118,8 +118,8 @@ def _token_ids_to_tflite(model, quantize: str | None) -> bytes:
     # variables; the frozen-graph path folds them into constants.
     converter.experimental_lower_to_saved_model = False
     if quantize == "int8":
-        # Without a representative dataset this is dynamic range quantization: int8 weights,
-        # one scale per output channel, activations quantized at run time.
+        # Without a representative dataset this is dynamic range quantization: int8 weights
+        # (per output channel for the projections), activations quantized at run time.
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
     return _add_signature(converter.convert(), outputs=["sentence_embedding"])
 
