@@ -69,16 +69,23 @@ def find_weights_file(folder: str | os.PathLike) -> pathlib.Path:
     )
 
 
-def load_checkpoint_tensors(path: str | os.PathLike) -> Mapping[str, np.ndarray]:
+def load_checkpoint_tensors(path: str | os.PathLike) -> dict[str, np.ndarray]:
     """Every tensor of a checkpoint file, by its name in the file.
 
     Reads ``*.safetensors``, a torch zip checkpoint (``pytorch_model.bin``) or a sharded
     checkpoint's ``*.index.json``. Floating tensors come back as float32 (bfloat16 exactly);
     integer and bool tensors keep their dtype. Arrays are C-contiguous, writable, and share no
     memory with one another. Every size is checked before memory is taken for it (see
-    :func:`read_checkpoint_header`). A single safetensors file gives a
-    :class:`SafetensorsTensors`, which reads each tensor when it is looked up.
+    :func:`read_checkpoint_header`).
     """
+    return dict(checkpoint_tensors(path))
+
+
+def checkpoint_tensors(path: str | os.PathLike) -> Mapping[str, np.ndarray]:
+    """:func:`load_checkpoint_tensors`, reading lazily where the format allows: a single
+    safetensors file gives a :class:`SafetensorsTensors`, which reads each tensor when it is
+    looked up, so a model's load holds one tensor beside its variables; sharded and torch
+    checkpoints are read whole."""
     path = _existing_file(path)
     if path.name.endswith(".json"):
         return _read_sharded(path, _load_single_file)

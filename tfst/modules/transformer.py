@@ -17,7 +17,7 @@ from pathlib import Path
 
 import keras
 
-from tfst.checkpoint import find_weights_file, load_checkpoint_tensors, read_checkpoint_header
+from tfst.checkpoint import checkpoint_tensors, find_weights_file, read_checkpoint_header
 from tfst.config import ConfigError, Setting, read_json, read_optional_json, setting
 from tfst.files import write_json, write_safetensors, write_text
 from tfst.models.classification_head import ClassificationHead
@@ -171,7 +171,7 @@ class Transformer(Module):
         header = read_checkpoint_header(weights)
         table.match({name: tensor.shape for name, tensor in header.items()}, weights)
         module.build()
-        table.assign(module, load_checkpoint_tensors(weights), source=weights)
+        table.assign(module, checkpoint_tensors(weights), source=weights)
         return module
 
     def weight_table(self) -> WeightTable:
