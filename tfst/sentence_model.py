@@ -208,9 +208,10 @@ class SentenceTransformer(keras.Model):
         prompt_length)`` → every output it can return (``prompt_length`` too, where the input
         module measures it); ``prompt_length`` is ``self.prompt_length(prompt, task)``.
 
-        One ``tf.function`` per route, traced on first use and kept. Traced without AutoGraph:
-        the modules are plain TensorFlow ops, and converting their code cost seconds of the
-        first call.
+        One concrete function per route, traced on first use and kept: called directly, it
+        skips ``tf.function``'s per-call signature matching (about 0.5 ms, which a short query
+        feels). Traced without AutoGraph: the modules are plain TensorFlow ops, and converting
+        their code cost seconds of the first call.
         """
         modules = self.modules_for_task(task)
         key = tuple(id(module) for module in modules)
@@ -234,7 +235,7 @@ class SentenceTransformer(keras.Model):
                 tf.TensorSpec([], tf.int32, name="prompt_length"),
             ],
             autograph=False,
-        )
+        ).get_concrete_function()
 
     def set_pooling_include_prompt(self, include_prompt: bool) -> None:
         """Whether pooling keeps the prompt's tokens (False for INSTRUCTOR-style models)."""
