@@ -1,7 +1,7 @@
 """The contenders of the encode benchmark, each as it runs inside its worker process.
 
-``pytorch`` (sentence-transformers ``encode``), ``tfst`` (``tfst.load(...).encode``: an eagerly
-called ``tf.function``), ``tfst-savedmodel`` (the ``model.export`` artifact, strings in, core ops
+``pytorch`` (sentence-transformers ``encode``), ``tfst`` (``tfst.load(...).encode``: one traced
+graph called eagerly), ``tfst-savedmodel`` (the ``model.export`` artifact, strings in, core ops
 only, called from a process that imports only TensorFlow and where tensorflow_text cannot be
 imported), ``tfst-keras-call`` (the loaded model called eagerly as a Keras model,
 ``model(tf.constant(batch))``, on the same length-sorted batches), ``tfst-bfloat16``
