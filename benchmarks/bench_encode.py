@@ -7,8 +7,9 @@ Before anything is timed, every contender's embeddings are compared with PyTorch
 
     python benchmarks/bench_encode.py --model <folder or hub id> --device cpu [--json out.json]
 
-Contenders (``encode_workers``): ``pytorch``, ``tfst``, ``tfst-savedmodel``, ``tfst-keras-call``,
-``tfst-bfloat16``, ``tfst-savedmodel-tftext``, ``tfst-tflite``, ``tfst-tflite-int8``. The run is ``encode_benchmark.run``, the table
+Contenders (``encode_workers``): ``pytorch``, ``tfst``, ``tfst-savedmodel``,
+``tfst-keras-call``, ``tfst-bfloat16``, ``tfst-savedmodel-tftext``, ``tfst-tflite``,
+``tfst-tflite-int8``. The run is ``encode_benchmark.run``, the table
 ``encode_report.markdown``; texts, worker processes, timing, machine load and diagnostics come
 from the shared modules beside this script (see README.md).
 """

@@ -6,7 +6,7 @@
   kanji, Hangul), sometimes switching language mid-text, with emoji (ZWJ sequences, skin tones,
   flags) sprinkled in.
 - A CJK paragraph: Chinese without spaces, punctuated like prose, of an exact length.
-- Search queries: short hand-written queries, 3-16 tokens with BERT's WordPiece and special
+- Search queries: short hand-written queries, 4-15 tokens with BERT's WordPiece and special
   tokens, the texts an embedding service mostly sees.
 
 Every generator takes a seed; the same seed gives the same texts on every machine.

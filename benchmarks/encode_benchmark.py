@@ -34,7 +34,7 @@ def run(options: argparse.Namespace) -> dict:
         # About 1.2 tokens a word: these fill max_seq_length and are truncated there.
         "long": english_texts(options.long_texts, max_seq_length, max_seq_length + 20, seed=1),
     }
-    # One text per call: mixed sentences, and short search queries (3-16 tokens).
+    # One text per call: mixed sentences, and short search queries (4-15 tokens).
     latency_sets = {"latency": sets["mix"][: options.latency_texts], "queries": search_queries()}
     workloads = [("mix", size) for size in options.batch_sizes]
     workloads += [("long", size) for size in options.long_batch_sizes]

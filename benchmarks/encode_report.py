@@ -44,7 +44,7 @@ def markdown(results: dict) -> str:
         ("single-sentence latency p50, ms", lambda n: latency[n]["latency"]["p50"], "{:.2f}"),
         ("single-sentence latency p95, ms", lambda n: latency[n]["latency"]["p95"], "{:.2f}"),
         (
-            "short-query latency p50 (3–16 tokens), ms",
+            "short-query latency p50 (4–15 tokens), ms",
             lambda n: latency[n]["queries"]["p50"],
             "{:.2f}",
         ),

@@ -59,6 +59,15 @@ def test_export_refuses_options_of_another_format(minilm_folder, tmp_path):
     assert "--quantize applies to --format tflite only" in result.stderr
 
 
+def test_quantize_choices_are_the_tflite_exports():
+    from tfst.cli import build_parser
+    from tfst.export.tflite import TFLITE_QUANTIZATIONS
+
+    export = build_parser()._subparsers._group_actions[0].choices["export"]
+    quantize = next(action for action in export._actions if action.dest == "quantize")
+    assert tuple(quantize.choices) == TFLITE_QUANTIZATIONS
+
+
 def test_export_refuses_a_non_empty_folder_in_one_line(minilm_folder, tmp_path):
     (tmp_path / "x").write_text("keep")
     result = run("export", minilm_folder, tmp_path)

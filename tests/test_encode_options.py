@@ -180,6 +180,26 @@ def test_prompt_length_is_measured_like_sentence_transformers(minilm, minilm_ref
     assert int(minilm.prompt_length(prompt)) == expected
 
 
+def test_prompt_length_is_measured_once_per_prompt_and_max_seq_length(prompted_folder, monkeypatch):
+    model = tfst.load(prompted_folder)
+    transformer = model.pipeline_modules[0]
+    prompts = []
+    tokenize = transformer.tokenize
+
+    def counting(strings, *rest):
+        if strings.shape == (1,):
+            prompts.append(strings.numpy()[0].decode())
+        return tokenize(strings, *rest)
+
+    monkeypatch.setattr(transformer, "tokenize", counting)
+    for _ in range(3):
+        model.prompt_length("cached prompt: ")
+    assert prompts == ["cached prompt: "]
+    model.max_seq_length = 3
+    assert model.prompt_length("cached prompt: ") == 2  # truncated: a new length
+    assert prompts == ["cached prompt: "] * 2
+
+
 @pytest.mark.parametrize("left_padding", [False, True], ids=["right_padded", "left_padded"])
 @pytest.mark.parametrize("mode", POOLING_MODES)
 def test_pooling_without_prompt_matches_sentence_transformers(mode, left_padding):

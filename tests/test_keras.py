@@ -74,6 +74,24 @@ def test_eager_call_runs_the_traced_encode_graph_with_the_same_numbers(tiny_fold
     np.testing.assert_allclose(eager[1], model.encode(TEXTS), atol=1e-6)
 
 
+@pytest.mark.parametrize("first_call", ["training", "inference"])
+def test_eager_training_calls_drop_values_and_inference_calls_never_do(tiny_folder, first_call):
+    from tfst.modules import Dropout
+
+    base = tfst.load(tiny_folder)
+    model = base.replace(modules=[*base.pipeline_modules, Dropout(0.5, name="dropout")])
+    texts = tf.constant(TEXTS)
+    if first_call == "inference":
+        model(texts)  # traces the inference graph first
+    dropped = model(texts, training=True).numpy()
+    # Whichever call traced the graph, it drops nothing; training calls run op by op.
+    kept = model(texts).numpy()
+    assert (dropped == 0).sum() > 0
+    assert (kept == 0).sum() == 0
+    np.testing.assert_allclose(kept, model.encode(TEXTS), atol=1e-6)
+    np.testing.assert_allclose(kept, base.encode(TEXTS), atol=1e-6)
+
+
 def test_fit_on_a_string_dataset_lowers_the_loss_and_updates_the_encoder(tiny_folder):
     model = tfst.load(tiny_folder)
     word_embeddings = model.encoder.word_embeddings.embeddings.numpy().copy()

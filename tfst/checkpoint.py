@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import pathlib
+import sys
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, TypeVar
@@ -117,7 +118,7 @@ def _existing_file(path: str | os.PathLike) -> pathlib.Path:
 
 def _load_single_file(path: pathlib.Path) -> Mapping[str, np.ndarray]:
     if path.suffix == ".safetensors":
-        return _load_safetensors(path)
+        return SafetensorsTensors(path)
     return load_torch_zip(path)
 
 
@@ -170,7 +171,7 @@ def _json_kind(value: object) -> str:
 
 
 def _read_sharded(
-    index_path: pathlib.Path, read_shard: Callable[[pathlib.Path], dict[str, _Entry]]
+    index_path: pathlib.Path, read_shard: Callable[[pathlib.Path], Mapping[str, _Entry]]
 ) -> dict[str, _Entry]:
     """``read_shard`` of every shard of an index, each checked to hold exactly its tensors."""
     names_by_shard: dict[str, set[str]] = {}
@@ -198,10 +199,6 @@ def _read_sharded(
 
 
 # --- safetensors -------------------------------------------------------------------------------
-
-
-def _load_safetensors(path: pathlib.Path) -> SafetensorsTensors:
-    return SafetensorsTensors(path)
 
 
 class SafetensorsTensors(Mapping[str, np.ndarray]):
@@ -242,7 +239,12 @@ class SafetensorsTensors(Mapping[str, np.ndarray]):
                 f"{self.path}: tensor {name!r:.200} ends past the end of the file (the file "
                 "changed after it was opened?)"
             )
+        if sys.byteorder == "big":  # safetensors stores little-endian
+            array = array.byteswap()
         return array.astype(output_dtype(array.dtype), copy=False)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._entries  # without reading the tensor, as Mapping's default would
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._entries)

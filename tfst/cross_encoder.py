@@ -201,33 +201,37 @@ class CrossEncoder(keras.Model):
 
     # --- the graph ----------------------------------------------------------------------------
 
-    def forward_features(self, features: dict) -> dict:
+    def forward_features(self, features: dict, training=None) -> dict:
         """Run the modules on tokenized pairs; the features they produce include ``scores``,
-        the logits ``[batch, num_labels]``."""
+        the logits ``[batch, num_labels]``. ``training`` reaches the modules as Keras passes
+        it; None follows the enclosing Keras call."""
         for module in self.pipeline_modules:
-            features = module(features)
+            features = module(features, training=training)
         return features
 
-    def call(self, queries, documents=None):
+    def call(self, queries, documents=None, training=None):
         # Keras' fit, evaluate and functional models pass the inputs as one (queries, documents).
         if documents is None:
             queries, documents = queries
-        if tf.executing_eagerly():
+        if tf.executing_eagerly() and not training:
             queries = tf.convert_to_tensor(queries, tf.string)
             documents = tf.convert_to_tensor(documents, tf.string)
             if queries.shape.rank == 1 and documents.shape.rank == 1:
-                # One traced graph (the one ``predict`` runs) instead of hundreds of small ops
-                # dispatched one by one; gradients flow through it as through the ops.
+                # One traced graph (the one ``predict`` runs, inference only) instead of
+                # hundreds of small ops dispatched one by one; gradients flow through it as
+                # through the ops. Training calls run op by op.
                 return self._score_pairs(queries, documents, tf.constant(""))
         features = self.pipeline_modules[0].tokenize(queries, documents)
-        return self.forward_features(features)["scores"]
+        return self.forward_features(features, training=training)["scores"]
 
     def _trace_score_pairs(self):
         """The graph ``predict`` runs per batch: prompt + queries, documents → logits."""
 
         def score_pairs(queries, documents, prompt):
             features = self.pipeline_modules[0].tokenize(prompt + queries, documents)
-            return self.forward_features(features)["scores"]
+            # training=False: traced once, this graph must not take the training flag of
+            # whatever Keras call happened to trace it.
+            return self.forward_features(features, training=False)["scores"]
 
         return tf.function(
             score_pairs,

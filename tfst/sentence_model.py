@@ -94,8 +94,10 @@ class SentenceTransformer(keras.Model):
         self.default_prompt_name = default_prompt_name
         self.similarity_fn_name = similarity_fn_name
         self.truncate_dim = truncate_dim
-        # Route → its traced encode graph (see embedding_function); not Keras state.
-        self._embedding_functions = _FunctionCache()
+        # Route → its traced encode graph (see embedding_function), and (prompt, route,
+        # max_seq_length) → the prompt's token count (see prompt_length); not Keras state.
+        self._embedding_functions = _UntrackedCache()
+        self._prompt_lengths = _UntrackedCache()
 
     def __getitem__(self, index: int) -> Module:
         return self.pipeline_modules[index]
@@ -169,39 +171,47 @@ class SentenceTransformer(keras.Model):
             features = checked_token_id_features(features, encoder)
         return self.run_modules(features, prompt_length, task)
 
-    def run_modules(self, features: dict, prompt_length=None, task: str | None = None) -> dict:
+    def run_modules(
+        self, features: dict, prompt_length=None, task: str | None = None, training=None
+    ) -> dict:
         """``forward_features`` without the checks, for ids tfst's own tokenizer made (or
-        that were checked already)."""
+        that were checked already). ``training`` reaches the modules as Keras passes it (only
+        Dropout, and an LSTM's dropout, act on it); None follows the enclosing Keras call."""
         if prompt_length is not None:
             features = {**features, "prompt_length": prompt_length}
         for module in self.modules_for_task(task):
-            features = module(features)
+            features = module(features, training=training)
         features.pop("prompt_length", None)
         return features
 
-    def call(self, sentences):
-        if tf.executing_eagerly():
+    def call(self, sentences, training=None):
+        if tf.executing_eagerly() and not training:
             sentences = tf.convert_to_tensor(sentences, tf.string)
             if sentences.shape.rank == 1:
-                # One traced graph (the one ``encode`` runs) instead of hundreds of small ops
-                # dispatched one by one; gradients flow through it as through the ops.
+                # One traced graph (the one ``encode`` runs, inference only) instead of
+                # hundreds of small ops dispatched one by one; gradients flow through it as
+                # through the ops. Training calls run op by op, so dropout applies.
                 embed = self.embedding_function()
                 return embed(sentences, tf.constant(""), tf.constant(0))["sentence_embedding"]
         features = self.pipeline_modules[0].tokenize(sentences)
-        return self.run_modules(features)["sentence_embedding"]
+        return self.run_modules(features, training=training)["sentence_embedding"]
 
     def prompt_length(self, prompt: str | None, task: str | None = None) -> int:
         """Tokens a prompt takes at the start of a text, 0 for no prompt.
 
         As sentence-transformers measures it: the prompt tokenized alone (truncation and
-        special tokens included), minus one for the trailing special token. Measured once per
-        ``encode`` call, outside the batch graph, so that graph holds one copy of the tokenizer.
+        special tokens included), minus one for the trailing special token. Measured outside
+        the batch graph, so that graph holds one copy of the tokenizer, and kept per prompt,
+        route and ``max_seq_length`` (as sentence-transformers keeps it per prompt).
         """
         input_module = self.modules_for_task(task)[0]
         if not prompt or not input_module.gives_prompt_length:
             return 0
-        features = input_module.tokenize(tf.constant([prompt], tf.string))
-        return int(tf.reduce_sum(features["attention_mask"])) - 1
+        key = (prompt, id(input_module), self.max_seq_length)
+        if key not in self._prompt_lengths:
+            features = input_module.tokenize(tf.constant([prompt], tf.string))
+            self._prompt_lengths[key] = int(tf.reduce_sum(features["attention_mask"])) - 1
+        return self._prompt_lengths[key]
 
     def embedding_function(self, task: str | None = None):
         """The graph ``encode`` runs per batch for ``task``: ``(sentences, prompt,
@@ -221,10 +231,14 @@ class SentenceTransformer(keras.Model):
 
     def _trace_embed_strings(self, task: str | None, input_module: Module):
         def embed_strings(sentences, prompt, prompt_length):
+            # training=False: traced once, this graph must not take the training flag of
+            # whatever Keras call happened to trace it.
             features = input_module.tokenize(prompt + sentences)
             if not input_module.gives_prompt_length:
-                return self.run_modules(features, task=task)
-            outputs = self.run_modules(features, prompt_length=prompt_length, task=task)
+                return self.run_modules(features, task=task, training=False)
+            outputs = self.run_modules(
+                features, prompt_length=prompt_length, task=task, training=False
+            )
             return {**outputs, "prompt_length": prompt_length}
 
         return tf.function(
@@ -553,9 +567,10 @@ def _token_rows(attention_mask: np.ndarray) -> np.ndarray:
     return np.where(attention_mask.any(axis=1), last + 1, 1)
 
 
-class _FunctionCache:
-    """Traced functions by key, kept out of Keras' and TensorFlow's attribute tracking (a dict
-    attribute would be tracked, and its functions exported with the model)."""
+class _UntrackedCache:
+    """Values by key (traced functions, prompt lengths), kept out of Keras' and TensorFlow's
+    attribute tracking (a dict attribute would be tracked, and its functions exported with the
+    model)."""
 
     def __init__(self):
         self._functions = {}

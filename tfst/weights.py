@@ -122,11 +122,21 @@ class WeightTable:
             raise WeightMismatchError(f"{source}: " + "; ".join(problems))
         return found
 
-    def assign(self, layer, tensors: Mapping[str, np.ndarray], source: Path | str) -> None:
-        """Fill ``layer`` (built) from ``tensors``; all checks run before the first assignment."""
-        # A checkpoint read lazily (tfst.checkpoint.SafetensorsTensors) has its shapes without
-        # reading any data: each tensor is then read, assigned and dropped in turn.
-        shapes = getattr(tensors, "shapes", None)
+    def assign(
+        self,
+        layer,
+        tensors: Mapping[str, np.ndarray],
+        source: Path | str,
+        shapes: Mapping[str, tuple[int, ...]] | None = None,
+    ) -> None:
+        """Fill ``layer`` (built) from ``tensors``; the name and shape checks run before the
+        first assignment.
+
+        ``shapes`` (name → shape) lets ``tensors`` read lazily
+        (``tfst.checkpoint.checkpoint_tensors``): each tensor is then read, assigned and dropped
+        in turn, and a read that fails (the file changed since its header was checked) stops
+        the load midway. Without it the shapes come from the arrays.
+        """
         if shapes is None:
             shapes = {name: np.shape(tensor) for name, tensor in tensors.items()}
         found = self.match(shapes, source)

@@ -168,10 +168,10 @@ class Transformer(Module):
         weights = find_weights_file(folder)
         table = module.weight_table()
         # Names and shapes are checked from the header, before any tensor data is read.
-        header = read_checkpoint_header(weights)
-        table.match({name: tensor.shape for name, tensor in header.items()}, weights)
+        shapes = {name: tensor.shape for name, tensor in read_checkpoint_header(weights).items()}
+        table.match(shapes, weights)
         module.build()
-        table.assign(module, checkpoint_tensors(weights), source=weights)
+        table.assign(module, checkpoint_tensors(weights), source=weights, shapes=shapes)
         return module
 
     def weight_table(self) -> WeightTable:
