@@ -18,11 +18,12 @@ import tensorflow as tf
 from tfst.text.code_points import ADDED_TOKEN_BASE, expand
 from tfst.text.unicode_tables import NUM_CODE_POINTS, PAGE_BITS, PAGE_MASK, SELF, TwoLevelTable
 
-__all__ = ["SELF", "CodePointMap", "CodePointProperty"]
+__all__ = ["SELF", "CodePointMap", "CodePointProperty", "two_level_lookup"]
 
 
-def _lookup(blocks: tf.Tensor, pages: tf.Tensor, code_points: tf.Tensor) -> tf.Tensor:
-    """Two-level table lookup; placeholders read code point 0's entry."""
+def two_level_lookup(blocks: tf.Tensor, pages: tf.Tensor, code_points: tf.Tensor) -> tf.Tensor:
+    """Each code point's entry in a ``TwoLevelTable`` (given as its ``blocks`` and ``pages``
+    tensors); placeholders read code point 0's entry."""
     code_points = tf.where(code_points < ADDED_TOKEN_BASE, code_points, 0)
     block = tf.gather(blocks, tf.bitwise.right_shift(code_points, PAGE_BITS))
     return tf.gather(pages, block + tf.bitwise.bitwise_and(code_points, PAGE_MASK))
@@ -41,7 +42,7 @@ class CodePointProperty:
         self._pages = tf.constant(table.pages)
 
     def __call__(self, code_points: tf.Tensor) -> tf.Tensor:
-        return _lookup(self._blocks, self._pages, code_points)
+        return two_level_lookup(self._blocks, self._pages, code_points)
 
 
 class CodePointMap:
@@ -87,7 +88,9 @@ class CodePointMap:
     def apply_flat(self, code_points: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         """Map a flat ``[n]`` tensor: the output code points and how many each input became."""
         row = tf.where(
-            code_points < ADDED_TOKEN_BASE, _lookup(self._blocks, self._pages, code_points), 0
+            code_points < ADDED_TOKEN_BASE,
+            two_level_lookup(self._blocks, self._pages, code_points),
+            0,
         )
         lengths = tf.gather(self._row_lengths, row)
         source, offset = expand(lengths)

@@ -55,6 +55,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
+from tfst.text.code_point_maps import two_level_lookup
 from tfst.text.code_points import encode_utf8, is_row_end, is_row_start, keep_where, row_ids
 from tfst.text.models.base import TokenizerModel
 from tfst.text.models.bpe_vocab import (
@@ -68,7 +69,7 @@ from tfst.text.models.bpe_vocab import (
     read_merges,
 )
 from tfst.text.spec import TokenizerSpecError, option
-from tfst.text.unicode_tables import NUM_CODE_POINTS, PAGE_BITS, PAGE_MASK
+from tfst.text.unicode_tables import NUM_CODE_POINTS
 
 # Tokens tried as whole words when the model is built (by id: trained merges come roughly by
 # frequency).
@@ -290,11 +291,7 @@ class BPE(TokenizerModel):
         last = is_row_end(words) if self.suffix else None
         ids = None
         for (prefixed, suffixed), (blocks, pages) in self._character_ids.items():
-            variant_ids = tf.gather(
-                pages,
-                tf.gather(blocks, tf.bitwise.right_shift(code_points, PAGE_BITS))
-                + tf.bitwise.bitwise_and(code_points, PAGE_MASK),
-            )
+            variant_ids = two_level_lookup(blocks, pages, code_points)
             if ids is None:  # the undecorated variant, first
                 ids = variant_ids
                 continue
