@@ -21,7 +21,15 @@ from sentencepiece_models import (
 from tokenizers import normalizers
 
 from tfst.text.code_points import ADDED_TOKEN_BASE, decode_utf8
-from tfst.text.grapheme_clusters import OTHER, GraphemeClusters, load_grapheme_properties
+from tfst.text.grapheme_clusters import (
+    CATEGORY_MASK,
+    INCB_EXTEND,
+    INCB_LINKER,
+    JOINING_CATEGORIES,
+    OTHER,
+    GraphemeClusters,
+    load_grapheme_properties,
+)
 from tfst.text.normalizers import Precompiled, normalizer_from_json
 from tfst.text.precompiled_charsmap import read_precompiled_charsmap
 from tfst.text.spec import TokenizerSpecError
@@ -82,6 +90,51 @@ def test_grapheme_table_is_what_the_generator_builds():
 def test_precompiled_matches_tokenizers_on_hard_strings(rule):
     ours, theirs = compiled(rule_charsmap(rule))(hard_multilingual_strings())
     assert ours == theirs
+
+
+def _can_join(text: str) -> bool:
+    properties = load_grapheme_properties()
+    return any(
+        properties[ord(ch)] & CATEGORY_MASK in JOINING_CATEGORIES
+        or properties[ord(ch)] & (INCB_EXTEND | INCB_LINKER)
+        for ch in text
+    )
+
+
+# The code points of INTERESTING that join no neighbour's cluster on their own: CR, controls,
+# precomposed Hangul syllables, pictographs, Indic consonants, letters.
+NON_JOINING = "".join(ch for ch in INTERESTING if not _can_join(ch))
+
+
+@pytest.mark.parametrize("rule", ["nmt_nfkc", "nfkc_cf"])
+def test_precompiled_shortcut_matches_tokenizers_on_hard_strings(rule):
+    """The hard strings without a code point that can join a cluster, as one batch: it takes the
+    per-code-point shortcut (the whole corpus, in the test above, takes the cluster path)."""
+    strings = [text for text in hard_multilingual_strings() if not _can_join(text)]
+    assert len(strings) > 100
+    assert GraphemeClusters().all_single(decode_utf8(tf.constant(strings)))
+    ours, theirs = compiled(rule_charsmap(rule))(strings)
+    assert ours == theirs
+
+
+@functools.cache
+def _cluster_functions():
+    clusters = GraphemeClusters()
+    spec = tf.RaggedTensorSpec([None, None], tf.int32, row_splits_dtype=tf.int64)
+    return (
+        tf.function(clusters.all_single, input_signature=[spec]),
+        tf.function(clusters.cluster_starts, input_signature=[spec]),
+    )
+
+
+@settings(max_examples=200, deadline=None)
+@given(texts=st.lists(st.text(alphabet=NON_JOINING, max_size=24), min_size=1, max_size=4))
+def test_batches_without_joining_code_points_are_one_cluster_per_code_point(texts):
+    """The shortcut's premise: when `all_single` holds, every code point starts a cluster."""
+    all_single, cluster_starts = _cluster_functions()
+    code_points = decode_utf8(tf.constant(texts)).with_row_splits_dtype(tf.int64)
+    assert all_single(code_points)
+    assert tf.reduce_all(cluster_starts(code_points))
 
 
 @pytest.mark.parametrize("rule", RULES)

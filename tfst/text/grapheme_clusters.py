@@ -50,6 +50,22 @@ CATEGORY_MASK = 0x0F
 # Indic_Conjunct_Break flags (GB9c): the code points allowed between two conjoined consonants.
 INCB_EXTEND = 0x10
 INCB_LINKER = 0x20
+# Every joining rule needs a code point of one of these categories on one side of the boundary:
+# GB3 an LF after a CR, GB6-GB8 a Hangul L before or a V or T after, GB9/GB9a an Extend, ZWJ or
+# SpacingMark after, GB9b a Prepend before, GB9c a Linker (an Extend) between the consonants,
+# GB11 a ZWJ before the pictograph, GB12/GB13 two regional indicators. Precomposed Hangul
+# syllables (LV, LVT) join only next to a jamo of these categories.
+JOINING_CATEGORIES = (
+    LF,
+    EXTEND,
+    ZWJ,
+    REGIONAL_INDICATOR,
+    PREPEND,
+    SPACING_MARK,
+    HANGUL_L,
+    HANGUL_V,
+    HANGUL_T,
+)
 
 
 @functools.cache
@@ -85,7 +101,19 @@ class GraphemeClusters(tf.Module):
 
     def __init__(self):
         super().__init__(name="grapheme_clusters")
-        self._property = CodePointProperty(load_grapheme_properties().astype(np.int32))
+        properties = load_grapheme_properties().astype(np.int32)
+        self._property = CodePointProperty(properties)
+        # The Indic conjunct flags mark Extend and ZWJ code points only; counted in all the same.
+        can_join = np.isin(properties & CATEGORY_MASK, JOINING_CATEGORIES) | (
+            (properties & (INCB_EXTEND | INCB_LINKER)) != 0
+        )
+        self._can_join = CodePointProperty(can_join.astype(np.int32))
+
+    def all_single(self, texts: tf.RaggedTensor) -> tf.Tensor:
+        """Scalar bool, true when no code point of the batch can join a neighbour's cluster:
+        then every code point is a cluster of its own. Costs one table lookup, against the
+        hundred-odd ops of :meth:`cluster_starts`; false does not mean some cluster is longer."""
+        return ~tf.reduce_any(self._can_join(texts.values) > 0)
 
     def cluster_starts(self, texts: tf.RaggedTensor) -> tf.Tensor:
         """Bool per code point of ``texts.values``: whether a grapheme cluster starts there."""

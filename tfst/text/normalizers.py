@@ -386,7 +386,10 @@ class Precompiled(Normalizer):
     - otherwise each code point is looked up alone and replaced if it is a key.
 
     Here every cluster prefix and every single code point of the batch is looked up in one hash
-    table of packed keys, and the winning replacements are spliced in.
+    table of packed keys, and the winning replacements are spliced in. A batch where every code
+    point is a cluster of its own (most text: no combining marks, emoji sequences, flags, jamo or
+    CR LF) takes a shortcut with the same result: each code point follows its own rule, read from
+    a per-code-point table.
     """
 
     type_name = "Precompiled"
@@ -415,6 +418,13 @@ class Precompiled(Normalizer):
             default_value=-1,
         )
         self._clusters = GraphemeClusters()
+        self._single_code_point_rules = CodePointMap(
+            {
+                ord(key): list(map(ord, replacement))
+                for key, replacement in rules.items()
+                if len(key) == 1
+            }
+        )
 
     @classmethod
     def from_json(cls, spec, where):
@@ -428,6 +438,13 @@ class Precompiled(Normalizer):
         return cls(charsmap, where)
 
     def normalize(self, texts):
+        return tf.cond(
+            self._clusters.all_single(texts),
+            lambda: self._single_code_point_rules(texts),
+            lambda: self._normalize_clusters(texts),
+        )
+
+    def _normalize_clusters(self, texts):
         code_points = texts.values
         is_text = code_points < ADDED_TOKEN_BASE
         position = tf.range(tf.size(code_points))
