@@ -32,6 +32,7 @@ from tfst import torch_zip
 from tfst.checkpoint import (
     WEIGHTS_FILE_NAMES,
     CheckpointError,
+    ShardedTensors,
     checkpoint_tensors,
     find_weights_file,
     load_checkpoint_tensors,
@@ -650,6 +651,20 @@ def _write_sharded(folder: Path, tensors: dict[str, torch.Tensor], suffix: str) 
 def test_sharded_checkpoint_loads_every_shard(tmp_path, dtype_tensors, suffix):
     index = _write_sharded(tmp_path, dtype_tensors, suffix)
     _assert_same_tensors(load_checkpoint_tensors(index), dtype_tensors)
+
+
+def test_sharded_safetensors_are_read_when_looked_up_and_not_kept(tmp_path, dtype_tensors):
+    index = _write_sharded(tmp_path, dtype_tensors, ".safetensors")
+    tensors = checkpoint_tensors(index)
+    assert isinstance(tensors, ShardedTensors)
+    assert sorted(tensors) == sorted(dtype_tensors)
+    name = next(
+        name for name in tensors if tensors[name].dtype == np.float32 and tensors[name].size
+    )
+    first = tensors[name]
+    first.reshape(-1)[0] += 1
+    assert tensors[name].reshape(-1)[0] == first.reshape(-1)[0] - 1  # read afresh from its shard
+    assert "no such tensor" not in tensors
 
 
 def test_sharded_checkpoint_with_missing_shard_names_it(tmp_path, dtype_tensors):

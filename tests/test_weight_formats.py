@@ -93,3 +93,21 @@ def test_safetensors_is_preferred_when_both_formats_exist(tmp_path):
 
     expected = SentenceTransformer(str(folder), device="cpu").encode(TEXTS[:5])
     assert np.abs(tfst.load(folder).encode(TEXTS[:5]) - expected).max() <= 1e-5
+
+
+def test_sharded_safetensors_checkpoint_matches_sentence_transformers(tmp_path):
+    """save_pretrained's shards (read one tensor at a time, shard by shard) give the same
+    embeddings as the single file they were split from."""
+    from safetensors.torch import load_file
+    from sentence_transformers import SentenceTransformer
+    from transformers import BertModel
+
+    folder = build_sentence_folder(tmp_path / "model", normalize=True)
+    model = BertModel.from_pretrained(folder)
+    (folder / "model.safetensors").unlink()
+    model.save_pretrained(folder, max_shard_size="1MB")
+    shards = sorted(folder.glob("model-*-of-*.safetensors"))
+    assert len(shards) >= 2
+    assert sum(len(load_file(shard)) for shard in shards) == len(model.state_dict())
+    expected = SentenceTransformer(str(folder), device="cpu").encode(TEXTS)
+    assert np.abs(tfst.load(folder).encode(TEXTS) - expected).max() <= 1e-5

@@ -83,10 +83,11 @@ def load_checkpoint_tensors(path: str | os.PathLike) -> dict[str, np.ndarray]:
 
 
 def checkpoint_tensors(path: str | os.PathLike) -> Mapping[str, np.ndarray]:
-    """:func:`load_checkpoint_tensors`, reading lazily where the format allows: a single
-    safetensors file gives a :class:`SafetensorsTensors`, which reads each tensor when it is
-    looked up, so a model's load holds one tensor beside its variables; sharded and torch
-    checkpoints are read whole."""
+    """:func:`load_checkpoint_tensors`, reading lazily where the format allows: a safetensors
+    file gives a :class:`SafetensorsTensors`, which reads each tensor when it is looked up, so a
+    model's load holds one tensor beside its variables; a sharded checkpoint gives its shards'
+    mappings behind one :class:`ShardedTensors` (lazy for safetensors shards); a torch
+    checkpoint is read whole."""
     path = _existing_file(path)
     if path.name.endswith(".json"):
         return _read_sharded(path, _load_single_file)
@@ -105,7 +106,7 @@ def read_checkpoint_header(path: str | os.PathLike) -> dict[str, TensorHeader]:
     """
     path = _existing_file(path)
     if path.name.endswith(".json"):
-        return _read_sharded(path, _read_single_file_header)
+        return dict(_read_sharded(path, _read_single_file_header))
     return _read_single_file_header(path)
 
 
@@ -170,14 +171,35 @@ def _json_kind(value: object) -> str:
     return names.get(type(value), "a number")
 
 
+class ShardedTensors(Mapping[str, _Entry]):
+    """The entries of a sharded checkpoint: each name looked up in the mapping of its shard, so
+    shards read lazily (:class:`SafetensorsTensors`) stay lazy; ``dict.update`` from them would
+    read every tensor of the checkpoint at once."""
+
+    def __init__(self, shard_of: dict[str, Mapping[str, _Entry]]):
+        self._shard_of = shard_of
+
+    def __getitem__(self, name: str) -> _Entry:
+        return self._shard_of[name][name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._shard_of
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._shard_of)
+
+    def __len__(self) -> int:
+        return len(self._shard_of)
+
+
 def _read_sharded(
     index_path: pathlib.Path, read_shard: Callable[[pathlib.Path], Mapping[str, _Entry]]
-) -> dict[str, _Entry]:
+) -> ShardedTensors:
     """``read_shard`` of every shard of an index, each checked to hold exactly its tensors."""
     names_by_shard: dict[str, set[str]] = {}
     for name, shard in read_sharded_index(index_path).items():
         names_by_shard.setdefault(shard, set()).add(name)
-    entries: dict[str, _Entry] = {}
+    shard_of: dict[str, Mapping[str, _Entry]] = {}
     for shard, expected in names_by_shard.items():
         shard_path = path_inside(index_path.parent, shard, named_by=f"{index_path}: weight_map")
         if not shard_path.is_file():
@@ -194,8 +216,8 @@ def _read_sharded(
                 f"[{capped_listing(map(repr, missing))}], not listed "
                 f"[{capped_listing(map(repr, unlisted))}]"
             )
-        entries.update(shard_entries)
-    return entries
+        shard_of.update(dict.fromkeys(shard_entries.keys(), shard_entries))
+    return ShardedTensors(shard_of)
 
 
 # --- safetensors -------------------------------------------------------------------------------
