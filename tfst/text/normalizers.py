@@ -438,6 +438,7 @@ class Precompiled(Normalizer):
         return cls(charsmap, where)
 
     def normalize(self, texts):
+        texts = texts.with_row_splits_dtype(tf.int64)  # both branches give int64 row splits
         return tf.cond(
             self._clusters.all_single(texts),
             lambda: self._single_code_point_rules(texts),
