@@ -24,7 +24,7 @@ import safetensors
 from tfst.checkpoint_errors import CheckpointError, TensorHeader, output_dtype
 from tfst.folder_paths import path_inside
 from tfst.messages import capped_listing
-from tfst.torch_zip import load_torch_zip, read_torch_zip_header
+from tfst.torch_zip import TorchZipTensors, read_torch_zip_header
 
 WEIGHTS_FILE_NAMES = (
     "model.safetensors",
@@ -83,11 +83,11 @@ def load_checkpoint_tensors(path: str | os.PathLike) -> dict[str, np.ndarray]:
 
 
 def checkpoint_tensors(path: str | os.PathLike) -> Mapping[str, np.ndarray]:
-    """:func:`load_checkpoint_tensors`, reading lazily where the format allows: a safetensors
-    file gives a :class:`SafetensorsTensors`, which reads each tensor when it is looked up, so a
-    model's load holds one tensor beside its variables; a sharded checkpoint gives its shards'
-    mappings behind one :class:`ShardedTensors` (lazy for safetensors shards); a torch
-    checkpoint is read whole."""
+    """:func:`load_checkpoint_tensors`, read lazily: a safetensors file gives a
+    :class:`SafetensorsTensors` and a torch zip a ``tfst.torch_zip.TorchZipTensors``, which
+    read each tensor when it is looked up, so a model's load holds one tensor beside its
+    variables; a sharded checkpoint gives its shards' mappings behind one
+    :class:`ShardedTensors`."""
     path = _existing_file(path)
     if path.name.endswith(".json"):
         return _read_sharded(path, _load_single_file)
@@ -120,7 +120,7 @@ def _existing_file(path: str | os.PathLike) -> pathlib.Path:
 def _load_single_file(path: pathlib.Path) -> Mapping[str, np.ndarray]:
     if path.suffix == ".safetensors":
         return SafetensorsTensors(path)
-    return load_torch_zip(path)
+    return TorchZipTensors(path)
 
 
 def _read_single_file_header(path: pathlib.Path) -> dict[str, TensorHeader]:

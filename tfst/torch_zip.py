@@ -19,7 +19,7 @@ import pickletools
 import sys
 import zipfile
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any, NamedTuple
 
 import ml_dtypes  # registers bfloat16 with numpy, which safetensors' numpy reader needs
@@ -265,21 +265,46 @@ class _TorchZip(NamedTuple):
     state_dict: dict[str, _TensorView]
 
 
-def load_torch_zip(path: pathlib.Path) -> dict[str, np.ndarray]:
-    """Tensors of a ``torch.save`` zip archive; each storage is read once, kept while views need it."""
-    with _open_torch_zip(path) as archive:
-        checked = _check_torch_zip(path, archive)
-        views_left = Counter(view.storage for view in checked.state_dict.values())
-        storages: dict[_StorageRef, np.ndarray] = {}
-        tensors = {}
-        for name, view in checked.state_dict.items():
-            if view.storage not in storages:
-                storages[view.storage] = _read_storage(path, archive, checked, view.storage)
-            tensors[name] = _materialize(path, name, view, storages[view.storage])
-            views_left[view.storage] -= 1
-            if not views_left[view.storage]:
-                del storages[view.storage]
-        return tensors
+class TorchZipTensors(Mapping[str, np.ndarray]):
+    """The tensors of a ``torch.save`` zip archive, each read from the file when it is looked
+    up and not kept, as ``tfst.checkpoint.SafetensorsTensors`` reads safetensors: a model's load
+    then holds one storage beside its variables instead of the whole checkpoint.
+
+    Everything but the storages is read and checked when this is made (layout, data.pkl,
+    every view, the total size); each lookup checks its storage entry's size again before
+    reading it, in case the file changed. A storage that several views share (tied weights, a
+    flat buffer) is read once and kept while this mapping lives, so a checkpoint of views into
+    one big storage is not read once per view.
+    """
+
+    def __init__(self, path: pathlib.Path):
+        self.path = path
+        with _open_torch_zip(path) as archive:
+            self._checked = _check_torch_zip(path, archive)
+        views = Counter(view.storage for view in self._checked.state_dict.values())
+        self._shared = {storage for storage, count in views.items() if count > 1}
+        self._kept: dict[_StorageRef, np.ndarray] = {}
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        view = self._checked.state_dict[name]
+        storage = self._kept.get(view.storage)
+        if storage is None:
+            entry = f"{self._checked.prefix}/data/{view.storage.key}"
+            with _open_torch_zip(self.path) as archive:
+                _check_storage_entry(self.path, archive, entry, view.storage)
+                storage = _read_storage(self.path, archive, self._checked, view.storage)
+            if view.storage in self._shared:
+                self._kept[view.storage] = storage
+        return _materialize(self.path, name, view, storage)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._checked.state_dict
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._checked.state_dict)
+
+    def __len__(self) -> int:
+        return len(self._checked.state_dict)
 
 
 def read_torch_zip_header(path: pathlib.Path) -> dict[str, TensorHeader]:
