@@ -404,9 +404,9 @@ def test_bin_views_and_shared_storages_match_torch_load(views_bin):
     _assert_same_tensors(load_checkpoint_tensors(views_bin), reference)
 
 
-def test_bin_tensors_are_read_when_looked_up_and_not_kept(dtypes_bin, tmp_path, monkeypatch):
-    path = tmp_path / dtypes_bin.name  # the same archive name inside, when saved again below
-    path.write_bytes(dtypes_bin.read_bytes())
+@pytest.fixture
+def storage_reads(monkeypatch) -> collections.Counter:
+    """How often each torch zip storage (by key) is read from its file during the test."""
     reads = collections.Counter()
     read_storage = torch_zip._read_storage
     monkeypatch.setattr(
@@ -416,9 +416,15 @@ def test_bin_tensors_are_read_when_looked_up_and_not_kept(dtypes_bin, tmp_path, 
             reads.update([storage.key]) or read_storage(path, archive, checked, storage)
         ),
     )
+    return reads
+
+
+def test_bin_tensors_are_read_when_looked_up_and_not_kept(dtypes_bin, tmp_path, storage_reads):
+    path = tmp_path / dtypes_bin.name  # the same archive name inside, when saved again below
+    path.write_bytes(dtypes_bin.read_bytes())
     tensors = checkpoint_tensors(path)
     assert isinstance(tensors, torch_zip.TorchZipTensors)
-    assert not reads  # nothing but data.pkl read yet
+    assert not storage_reads  # nothing but data.pkl read yet
     reference = torch.load(path, weights_only=True)
     name = next(
         name
@@ -428,30 +434,21 @@ def test_bin_tensors_are_read_when_looked_up_and_not_kept(dtypes_bin, tmp_path, 
     first = tensors[name]
     first.reshape(-1)[0] += 1
     assert tensors[name].reshape(-1)[0] == first.reshape(-1)[0] - 1  # read afresh
-    assert reads.total() == 2
+    assert storage_reads.total() == 2
     # Changed after it was opened: the storage entry's size is checked again before reading.
     torch.save({key: torch.zeros(7) for key in reference}, path)
     with pytest.raises(CheckpointError, match=rf"{path}: storage .* holds 28 bytes"):
         tensors[name]
 
 
-def test_bin_storage_shared_by_views_is_read_once(views_bin, monkeypatch):
-    reads = collections.Counter()
-    read_storage = torch_zip._read_storage
-    monkeypatch.setattr(
-        torch_zip,
-        "_read_storage",
-        lambda path, archive, checked, storage: (
-            reads.update([storage.key]) or read_storage(path, archive, checked, storage)
-        ),
-    )
+def test_bin_storage_shared_by_views_is_read_once(views_bin, storage_reads):
     tensors = checkpoint_tensors(views_bin)
     reference = torch.load(views_bin, weights_only=True)
     for _ in range(2):
         _assert_same_tensors({name: tensors[name] for name in tensors}, reference)
     # base and its five views share one storage; "expanded" and "parameter" have one each,
     # read on every lookup.
-    assert sorted(reads.values()) == [1, 2, 2]
+    assert sorted(storage_reads.values()) == [1, 2, 2]
 
 
 @pytest.mark.parametrize("checkpoint", ["views_bin", "dtypes_safetensors"])
