@@ -419,9 +419,8 @@ def storage_reads(monkeypatch) -> collections.Counter:
     return reads
 
 
-def test_bin_tensors_are_read_when_looked_up_and_not_kept(dtypes_bin, tmp_path, storage_reads):
-    path = tmp_path / dtypes_bin.name  # the same archive name inside, when saved again below
-    path.write_bytes(dtypes_bin.read_bytes())
+def test_bin_tensors_are_read_when_looked_up_and_not_kept(dtypes_bin, storage_reads):
+    path = dtypes_bin
     tensors = checkpoint_tensors(path)
     assert isinstance(tensors, torch_zip.TorchZipTensors)
     assert not storage_reads  # nothing but data.pkl read yet
@@ -435,10 +434,33 @@ def test_bin_tensors_are_read_when_looked_up_and_not_kept(dtypes_bin, tmp_path, 
     first.reshape(-1)[0] += 1
     assert tensors[name].reshape(-1)[0] == first.reshape(-1)[0] - 1  # read afresh
     assert storage_reads.total() == 2
-    # Changed after it was opened: the storage entry's size is checked again before reading.
-    torch.save({key: torch.zeros(7) for key in reference}, path)
-    with pytest.raises(CheckpointError, match=rf"{path}: storage .* holds 28 bytes"):
-        tensors[name]
+
+
+def test_bin_rewritten_after_opening_fails_its_crc(tmp_path):
+    """Rewritten in place with other values of the same shapes: the bytes read no longer match
+    the CRC of the directory read when the mapping was made (tensors larger than the file
+    reader's buffer, which would serve the old bytes)."""
+    path = tmp_path / "pytorch_model.bin"
+    original = {"a": torch.zeros(100_000), "b": torch.zeros(100_000)}
+    torch.save(original, path)
+    tensors = checkpoint_tensors(path)
+    np.testing.assert_array_equal(tensors["a"], np.zeros(100_000, np.float32))
+    torch.save({key: tensor + 1 for key, tensor in original.items()}, path)
+    with pytest.raises(CheckpointError, match=rf"{path}: corrupt zip archive: Bad CRC-32"):
+        tensors["b"]
+
+
+def test_bin_archive_directory_is_read_once(views_bin, monkeypatch):
+    """Reopening the archive per lookup would reread its whole directory each time: a
+    checkpoint of many small tensors would load in time quadratic in their number."""
+    opened = []
+    zip_file = zipfile.ZipFile
+    monkeypatch.setattr(
+        torch_zip.zipfile, "ZipFile", lambda *args: opened.append(args) or zip_file(*args)
+    )
+    tensors = checkpoint_tensors(views_bin)
+    assert len({name: tensors[name] for name in tensors}) == 8
+    assert len(opened) == 1
 
 
 def test_bin_storage_shared_by_views_is_read_once(views_bin, storage_reads):

@@ -271,16 +271,26 @@ class TorchZipTensors(Mapping[str, np.ndarray]):
     then holds one storage beside its variables instead of the whole checkpoint.
 
     Everything but the storages is read and checked when this is made (layout, data.pkl,
-    every view, the total size); each lookup checks its storage entry's size again before
-    reading it, in case the file changed. A storage that several views share (tied weights, a
-    flat buffer) is read once and kept while this mapping lives, so a checkpoint of views into
-    one big storage is not read once per view.
+    every view, the total size). The archive then stays open while the mapping lives: its
+    directory, read and checked once, decides what each lookup reads (a stored entry of the
+    size data.pkl gives), so a file changed afterwards costs no more memory than the checked
+    one, and its bytes fail the directory's CRC with a :class:`CheckpointError`. Reopening it
+    per lookup would reread the whole directory each time, quadratic in the entries. A storage
+    that several views share (tied weights, a flat buffer) is read once and kept while this
+    mapping lives, so a checkpoint of views into one big storage is not read once per view.
     """
 
     def __init__(self, path: pathlib.Path):
         self.path = path
-        with _open_torch_zip(path) as archive:
-            self._checked = _check_torch_zip(path, archive)
+        _reject_non_zip(path)
+        with _zip_errors(path):
+            self._archive = zipfile.ZipFile(path)
+        try:
+            with _zip_errors(path):
+                self._checked = _check_torch_zip(path, self._archive)
+        except BaseException:
+            self._archive.close()
+            raise
         views = Counter(view.storage for view in self._checked.state_dict.values())
         self._shared = {storage for storage, count in views.items() if count > 1}
         self._kept: dict[_StorageRef, np.ndarray] = {}
@@ -289,10 +299,8 @@ class TorchZipTensors(Mapping[str, np.ndarray]):
         view = self._checked.state_dict[name]
         storage = self._kept.get(view.storage)
         if storage is None:
-            entry = f"{self._checked.prefix}/data/{view.storage.key}"
-            with _open_torch_zip(self.path) as archive:
-                _check_storage_entry(self.path, archive, entry, view.storage)
-                storage = _read_storage(self.path, archive, self._checked, view.storage)
+            with _zip_errors(self.path):
+                storage = _read_storage(self.path, self._archive, self._checked, view.storage)
             if view.storage in self._shared:
                 self._kept[view.storage] = storage
         return _materialize(self.path, name, view, storage)
@@ -320,9 +328,16 @@ def _open_torch_zip(path: pathlib.Path) -> Iterator[zipfile.ZipFile]:
     """The archive, with zip-level failures (a corrupt directory or entry) raised as
     :class:`CheckpointError` naming the file; entries are read with :func:`_read_entry`."""
     _reject_non_zip(path)
+    with _zip_errors(path), zipfile.ZipFile(path) as archive:
+        yield archive
+
+
+@contextlib.contextmanager
+def _zip_errors(path: pathlib.Path) -> Iterator[None]:
+    """Zip-level failures (a corrupt directory, an entry that fails its CRC) raised as
+    :class:`CheckpointError` naming the file."""
     try:
-        with zipfile.ZipFile(path) as archive:
-            yield archive
+        yield
     except zipfile.BadZipFile as error:
         raise CheckpointError(f"{path}: corrupt zip archive: {error}") from error
 

@@ -249,12 +249,18 @@ def test_the_shortest_key_drops_the_rest_of_its_cluster():
     assert ours == theirs == ["\u00c9", "R", "Ab", "Ab"]
 
 
-def test_placeholders_pass_unchanged_and_cut_the_text():
+@pytest.mark.parametrize(
+    "pieces",
+    [
+        [["e", "\u0301x"], ["\r", "\n"], ["", "a"], ["\u00a9\u200d", "\u00a9\u0301"]],
+        [["ab", "\ufb01x"], ["\r", "a"], ["", ""]],  # no joining code point: the shortcut
+    ],
+)
+def test_placeholders_pass_unchanged_and_cut_the_text(pieces):
     """An added token's placeholder is kept, and the text on each side is normalized as a
     separate string (no cluster, and so no rule, reaches across it)."""
     normalizer = Precompiled(charsmap_from_rules(SHORTEST_KEY_RULES))
     reference = normalizers.Precompiled(charsmap_from_rules(SHORTEST_KEY_RULES))
-    pieces = [["e", "\u0301x"], ["\r", "\n"], ["", "a"], ["\u00a9\u200d", "\u00a9\u0301"]]
     placeholder = ADDED_TOKEN_BASE + 3
     texts = ragged_code_points(
         [[*map(ord, left), placeholder, *map(ord, right)] for left, right in pieces]
@@ -265,6 +271,25 @@ def test_placeholders_pass_unchanged_and_cut_the_text():
         for left, right in pieces
     ]
     assert normalizer.normalize(texts).to_list() == expected
+
+
+def test_int32_row_splits_are_taken_by_both_paths():
+    """A charsmap without single-code-point rules leaves the shortcut's texts unchanged, so
+    both branches must agree on the row-splits dtype whatever the input's."""
+    rules = (("e\u0301", "\u00c9"),)
+    normalizer = Precompiled(charsmap_from_rules(rules))
+    reference = normalizers.Precompiled(charsmap_from_rules(rules))
+
+    @tf.function(
+        input_signature=[tf.RaggedTensorSpec([None, None], tf.int32, row_splits_dtype=tf.int32)]
+    )
+    def normalize(texts):
+        return tf.strings.unicode_encode(normalizer.normalize(texts), "UTF-8")
+
+    for texts in (["abe", "ok"], ["e\u0301", "x"]):
+        code_points = decode_utf8(tf.constant(texts)).with_row_splits_dtype(tf.int32)
+        output = [text.decode() for text in normalize(code_points).numpy().tolist()]
+        assert output == [reference.normalize_str(text) for text in texts]
 
 
 def test_charsmap_rules_decode_to_the_rules_it_was_built_from():
