@@ -425,6 +425,8 @@ def test_bin_tensors_are_read_when_looked_up_and_not_kept(dtypes_bin, storage_re
     assert isinstance(tensors, torch_zip.TorchZipTensors)
     assert not storage_reads  # nothing but data.pkl read yet
     reference = torch.load(path, weights_only=True)
+    assert tensors.shapes == {name: tuple(tensor.shape) for name, tensor in reference.items()}
+    assert not storage_reads
     name = next(
         name
         for name, tensor in reference.items()
@@ -727,6 +729,7 @@ def test_sharded_safetensors_are_read_when_looked_up_and_not_kept(tmp_path, dtyp
     tensors = checkpoint_tensors(index)
     assert isinstance(tensors, ShardedTensors)
     assert sorted(tensors) == sorted(dtype_tensors)
+    assert tensors.shapes == {name: tuple(tensor.shape) for name, tensor in dtype_tensors.items()}
     name = next(
         name for name in tensors if tensors[name].dtype == np.float32 and tensors[name].size
     )

@@ -82,12 +82,15 @@ def load_checkpoint_tensors(path: str | os.PathLike) -> dict[str, np.ndarray]:
     return dict(checkpoint_tensors(path))
 
 
-def checkpoint_tensors(path: str | os.PathLike) -> Mapping[str, np.ndarray]:
+def checkpoint_tensors(
+    path: str | os.PathLike,
+) -> SafetensorsTensors | TorchZipTensors | ShardedTensors:
     """:func:`load_checkpoint_tensors`, read lazily: a safetensors file gives a
     :class:`SafetensorsTensors` and a torch zip a ``tfst.torch_zip.TorchZipTensors``, which
     read each tensor when it is looked up, so a model's load holds one tensor beside its
     variables; a sharded checkpoint gives its shards' mappings behind one
-    :class:`ShardedTensors`."""
+    :class:`ShardedTensors`. Headers are read and checked when this returns, and each mapping's
+    ``shapes`` gives every tensor's shape without reading tensor data."""
     path = _existing_file(path)
     if path.name.endswith(".json"):
         return _read_sharded(path, _load_single_file)
@@ -178,6 +181,15 @@ class ShardedTensors(Mapping[str, _Entry]):
 
     def __init__(self, shard_of: dict[str, Mapping[str, _Entry]]):
         self._shard_of = shard_of
+
+    @property
+    def shapes(self) -> dict[str, tuple[int, ...]]:
+        """Every tensor's shape without reading data, from the ``shapes`` of its shard (a
+        :class:`SafetensorsTensors` or ``TorchZipTensors``)."""
+        shapes: dict[str, tuple[int, ...]] = {}
+        for shard in {id(shard): shard for shard in self._shard_of.values()}.values():
+            shapes.update(shard.shapes)
+        return shapes
 
     def __getitem__(self, name: str) -> _Entry:
         return self._shard_of[name][name]

@@ -295,6 +295,10 @@ class TorchZipTensors(Mapping[str, np.ndarray]):
         self._shared = {storage for storage, count in views.items() if count > 1}
         self._kept: dict[_StorageRef, np.ndarray] = {}
 
+    @property
+    def shapes(self) -> dict[str, tuple[int, ...]]:
+        return {name: tuple(view.size) for name, view in self._checked.state_dict.items()}
+
     def __getitem__(self, name: str) -> np.ndarray:
         view = self._checked.state_dict[name]
         storage = self._kept.get(view.storage)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import keras
 
-from tfst.checkpoint import checkpoint_tensors, find_weights_file, read_checkpoint_header
+from tfst.checkpoint import checkpoint_tensors, find_weights_file
 from tfst.config import ConfigError, Setting, read_json, read_optional_json, setting
 from tfst.files import write_json, write_safetensors, write_text
 from tfst.models.classification_head import ClassificationHead
@@ -168,10 +168,11 @@ class Transformer(Module):
         weights = find_weights_file(folder)
         table = module.weight_table()
         # Names and shapes are checked from the header, before any tensor data is read.
-        shapes = {name: tensor.shape for name, tensor in read_checkpoint_header(weights).items()}
+        tensors = checkpoint_tensors(weights)
+        shapes = tensors.shapes
         table.match(shapes, weights)
         module.build()
-        table.assign(module, checkpoint_tensors(weights), source=weights, shapes=shapes)
+        table.assign(module, tensors, source=weights, shapes=shapes)
         return module
 
     def weight_table(self) -> WeightTable:
