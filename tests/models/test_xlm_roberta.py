@@ -247,8 +247,9 @@ def save_large_unigram_tokenizer(folder, pieces: int) -> int:
 @pytest.mark.slow
 def test_a_250000_piece_vocabulary_loads_in_seconds_and_exports_at_its_size(tmp_path):
     """XLM-R's vocabulary size: the model loads in seconds, and the SavedModel is the weights
-    plus the vocabulary (pieces as UTF-8, an int64 id and a float64 score each) plus a graph
-    of a few MB."""
+    plus the vocabulary (pieces as UTF-8 with an int64 id each, and the trie the Unigram model
+    walks: an int64 key, an int64 child and a float64 score per distinct prefix of a piece)
+    plus a graph of a few MB."""
     import time
 
     import torch
@@ -285,11 +286,13 @@ def test_a_250000_piece_vocabulary_loads_in_seconds_and_exports_at_its_size(tmp_
     exported = sum(path.stat().st_size for path in export.rglob("*") if path.is_file())
     weights = (folder / "model.safetensors").stat().st_size
     pipeline = json.loads((folder / "tokenizer.json").read_text(encoding="utf-8"))
-    vocabulary = sum(len(piece.encode()) + 16 for piece, _ in pipeline["model"]["vocab"])
+    pieces = [piece for piece, _ in pipeline["model"]["vocab"]]
+    prefixes = {piece[:end] for piece in pieces for end in range(1, len(piece) + 1)}
+    vocabulary = sum(len(piece.encode()) + 8 for piece in pieces) + 24 * len(prefixes)
     print(
         f"250k pieces: load {load_seconds:.1f} s, export {exported / 1e6:.1f} MB = weights "
-        f"{weights / 1e6:.1f} MB + vocabulary {vocabulary / 1e6:.1f} MB + "
-        f"{(exported - weights - vocabulary) / 1e6:.1f} MB"
+        f"{weights / 1e6:.1f} MB + vocabulary {vocabulary / 1e6:.1f} MB "
+        f"({len(prefixes):,} prefixes) + {(exported - weights - vocabulary) / 1e6:.1f} MB"
     )
     assert load_seconds < 60
     assert exported <= weights + vocabulary + 5_000_000

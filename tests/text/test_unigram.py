@@ -244,6 +244,19 @@ def test_repeated_and_empty_pieces():
     assert model.ours(words) == model.theirs(words)
 
 
+def test_trie_walks_end_at_word_ends_and_follow_long_pieces():
+    """Words lie end to end in one tensor: a walk must not read on into the next word ("ab" then
+    "c" is no "abc"), at the end of the batch too; and pieces far longer than usual (a 40- and a
+    70-character piece) are still found, whole and inside longer words."""
+    long_piece = "ab" * 20
+    vocab = [["<unk>", 0.0], ["a", -2.0], ["b", -2.5], ["c", -2.0], ["ab", -1.0], ["abc", -0.5]]
+    vocab += [["ca", -0.7], [long_piece, -3.0], ["c" * 70, -4.0], ["bc", -9.0]]
+    model = ModelOnly(vocab)
+    words = ["ab", "c", "a", "bc", "abc", long_piece, "a" + long_piece + "b", "c" * 71, "ab"]
+    assert model.ours(words) == model.theirs(words)
+    assert model.ours(["ab", "c"]) == [[4], [3]]
+
+
 @functools.cache
 def _large_vocab() -> list:
     """250,000 random pieces of 1 to 8 characters from a mixed alphabet, f32-style scores."""

@@ -19,12 +19,14 @@ runs of one ideograph). Any reassociation (a max-plus scan, blocks combined by d
 differently and breaks some ties the other way, so the best scores here are computed in exactly
 Rust's order: a loop over end positions, all words of the batch at once (sorted by length, so
 each step only touches the words still running), each step one vectorized max over the
-candidate pieces (three ops: add, max, write into a window). Everything else is parallel: one
-hash-table lookup of every candidate piece (bounded by the longest piece), the choice of each
-position's best piece from the sums the loop saw, and pointer doubling to walk the best path
-back from each word's end.
+candidate pieces (three ops: add, max, write into a window). Everything else is parallel: the
+candidate pieces at every position (walks down a trie of the pieces, all positions at once), the
+choice of each position's best piece from the sums the loop saw, and pointer doubling to walk the
+best path back from each word's end.
 
-Cost is linear: a word of n characters costs n * (longest piece) candidates and n loop steps.
+Cost is linear: a word of n characters costs at most n * (longest piece) trie lookups (a walk
+ends where no piece goes on, mostly after a few characters; all walks step together in a
+``tf.while_loop`` that ends with the last one) and n loop steps.
 The first ``PREFIX_STEPS`` steps are unrolled in the graph, on exactly the words still running
 (most words end there); longer words continue in a ``tf.while_loop`` of ``LOOP_STEPS`` unrolled
 steps per iteration, to keep TensorFlow's per-iteration overhead down.
@@ -50,6 +52,11 @@ PREFIX_STEPS = 16
 # (one 10,000-character CJK word, 2 shared cores: about 250 ms with 1 step, 90-150 ms with 8,
 # 60-100 ms with 32; 64 is no faster).
 LOOP_STEPS = 32
+# A trie key is a node's key prefix plus a code point (< 2**21), a prefix being the node's
+# number shifted left by NODE_SHIFT bits. The flag marks a word's first code point: no key holds
+# it, so a walk that reaches the next word ends there.
+WORD_START_FLAG = 2**21
+NODE_SHIFT = 22
 # Sums of scores are only bit-exact if TensorFlow keeps subnormal results, and it flushes them to
 # zero. Scores that are 0 or at least this large are multiples of 2**-1022, and so is every sum.
 SMALLEST_EXACT_SCORE = 2.0**-970
@@ -110,14 +117,14 @@ class Unigram(TokenizerModel):
             ),
             default_value=-1,
         )
-        # Candidates are looked up for their scores, and only the pieces of best paths for ids.
-        self._piece_scores = tf.lookup.StaticHashTable(
+        keys, children, node_scores = _prefix_trie(matchable, scores, self._unknown_score)
+        self._trie = tf.lookup.StaticHashTable(
             tf.lookup.KeyValueTensorInitializer(
-                tf.constant(list(matchable) or [""]),
-                tf.constant(scores[list(matchable.values())] if matchable else [-np.inf]),
+                tf.constant(keys, tf.int64), tf.constant(children, tf.int64)
             ),
-            default_value=-np.inf,
+            default_value=0,
         )
+        self._node_scores = tf.constant(node_scores, tf.float64)
         self._byte_piece_ids = tf.constant(
             [id_of_piece.get(f"<0x{byte:02X}>", -1) for byte in range(256)], tf.int64
         )
@@ -165,9 +172,7 @@ class Unigram(TokenizerModel):
         byte_start = byte_end - byte_lengths
 
         schedule = _Schedule(word_length, word_of, index_in_word, self.longest_piece)
-        blocks = self._candidates(
-            text, byte_start, byte_end, index_in_word, word_of, word_length, schedule
-        )
+        blocks = self._candidates(code_points, position, index_in_word, schedule)
         piece_length = tf.gather(self._best_lengths(blocks, schedule), schedule.row)
         on_path = _best_path(piece_length, position, index_in_word, word_of, word_length)
         token_end = tf.where(on_path)[:, 0]
@@ -176,37 +181,60 @@ class Unigram(TokenizerModel):
             token_start, token_end, code_points, word_of, words.nrows(), text, byte_start, byte_end
         )
 
-    def _candidates(
-        self, text, byte_start, byte_end, index_in_word, word_of, word_length, schedule
-    ):
-        """The score of every piece that can start at each position, looked up at once.
+    def _candidates(self, code_points, position, index_in_word, schedule):
+        """The score of every piece that can start at each position, found by walking the trie.
 
         Returns the dense ``[schedule rows, longest]`` float64 scores the best-path loop reads,
         each candidate in the row of its end position and in the column of the position before
-        its start (``_Schedule``), -inf if it is no piece. Cells of no candidate (the segment
-        max leaves the lowest float64 there) start before their word, where the loop's window
-        holds -inf, or lie in rows of words that have ended."""
+        its start (``_Schedule``). A walk starts at every position and takes one character per
+        step while some piece goes on, so it meets exactly the pieces `tokenizers`' trie search
+        finds; a prefix that is no piece scores -inf. Cells no walk reaches (the segment max
+        leaves the lowest float64 there) lose to the one-character candidate every position has,
+        or start before their word, where the loop's window holds -inf, or lie in rows of words
+        that have ended."""
         longest = self.longest_piece
-        count = tf.minimum(tf.gather(word_length, word_of) - index_in_word, longest)
-        # Candidates by start, then length: the true cells of a [positions, longest] grid.
-        candidate = tf.where(tf.range(longest, dtype=tf.int64)[None, :] < count[:, None])
-        start, length = candidate[:, 0], candidate[:, 1] + 1
-        # What a candidate needs from its start and from its end position, one gather each.
-        column = tf.math.floormod(index_in_word - 1, longest)
-        of_start = tf.gather(tf.stack([byte_start, column], axis=1), start)
-        of_end = tf.gather(tf.stack([byte_end, schedule.row * longest], axis=1), start + length - 1)
-        begin = of_start[:, 0]
-        score = self._piece_scores.lookup(tf.strings.substr(text, begin, of_end[:, 0] - begin))
-        # A character that starts no one-character piece can be the unknown piece.
-        score = tf.where(
-            (length == 1) & tf.equal(score, -np.inf),
-            tf.constant(self._unknown_score, tf.float64),
-            score,
+        code_points = tf.cast(code_points, tf.int64)
+        # Read one past the last position by walks at the end of the batch: a word start.
+        flagged = tf.concat(
+            [
+                code_points
+                + tf.where(tf.equal(index_in_word, 0), tf.constant(WORD_START_FLAG, tf.int64), 0),
+                [WORD_START_FLAG],
+            ],
+            axis=0,
         )
+        # Every position starts a walk, and its first step has a candidate even where no piece
+        # starts: the root (no child) and one-character nodes that are no piece score as the
+        # unknown piece (``_prefix_trie``).
+        first = self._trie.lookup(code_points)
+
+        def step(start, end, node):
+            """One more character for every walk; the walks that go on, at their new nodes."""
+            end += 1
+            child = self._trie.lookup(node + tf.gather(flagged, end))
+            going_on = tf.where(child > 0)[:, 0]
+            return (
+                tf.gather(start, going_on),
+                tf.gather(end, going_on),
+                tf.gather(child, going_on),
+            )
+
+        going_on = tf.where(first > 0)[:, 0]
+        walks = (going_on, going_on, tf.gather(first, going_on))
+        start, end, node = (
+            tf.concat([on_first, on_later], axis=0)
+            for on_first, on_later in zip(
+                (position, position, first), _walk_on(step, walks, longest - 1), strict=True
+            )
+        )
+        score = tf.gather(self._node_scores, tf.bitwise.right_shift(node, NODE_SHIFT))
+        column = tf.math.floormod(index_in_word - 1, longest)
         # A segment max puts each score in its cell (cells are distinct): ScatterNd costs
         # several times more per update.
         blocks = tf.math.unsorted_segment_max(
-            score, of_end[:, 1] + of_start[:, 1], schedule.row_count * longest
+            score,
+            tf.gather(schedule.row * longest, end) + tf.gather(column, start),
+            schedule.row_count * longest,
         )
         return tf.reshape(blocks, [-1, longest])
 
@@ -401,6 +429,30 @@ class _Schedule:
         )
 
 
+def _walk_on(step, walks, steps):
+    """Up to ``steps`` trie steps, in a loop that ends when no walk goes on; where each step
+    left the walks that went on, concatenated (``walks`` themselves are not included)."""
+
+    def body(index, walks, found):
+        walks = step(*walks)
+        found = [part.write(index, value) for part, value in zip(found, walks, strict=True)]
+        return index + 1, walks, found
+
+    _, _, found = tf.while_loop(
+        lambda index, walks, _: (index < steps) & (tf.size(walks[0]) > 0),
+        body,
+        (
+            tf.constant(0),
+            walks,
+            [
+                tf.TensorArray(tf.int64, size=0, dynamic_size=True, element_shape=[None])
+                for _ in walks
+            ],
+        ),
+    )
+    return tuple(part.concat() for part in found)
+
+
 def _best_path(piece_length, position, index_in_word, word_of, word_length):
     """Which positions end a piece of their word's best path, found from each word's last
     position by pointer doubling over the "end of the previous piece" links."""
@@ -421,3 +473,29 @@ def _best_path(piece_length, position, index_in_word, word_of, word_length):
         (tf.constant(1, tf.int64), on_path, previous),
     )
     return on_path > 0
+
+
+def _prefix_trie(pieces: dict[str, int], scores: np.ndarray, unknown_score: float):
+    """The trie of the pieces as hash-table entries and a score per node.
+
+    Node 0 is the root; node k's key prefix is ``k << NODE_SHIFT``, and its child by code point
+    c has the key ``prefix + c`` and the child's prefix as value (0, the root, means no child).
+    A node scores as the piece it spells, else -inf, or ``unknown_score`` if it is the root or
+    one character long."""
+    number = {"": 0}
+    keys, children = [], []
+    for piece in pieces:
+        parent = 0
+        for end in range(1, len(piece) + 1):
+            node = number.get(piece[:end])
+            if node is None:
+                node = number[piece[:end]] = len(number)
+                keys.append((parent << NODE_SHIFT) + ord(piece[end - 1]))
+                children.append(node << NODE_SHIFT)
+            parent = node
+    # Nodes of one character and the root are only reached by a walk's first step, where a
+    # character that starts no one-character piece can be the unknown piece.
+    node_scores = np.where([len(prefix) <= 1 for prefix in number], unknown_score, -np.inf)
+    node_scores[[number[piece] for piece in pieces]] = scores[list(pieces.values())]
+    # A table needs an entry; a negative key is never looked up.
+    return keys or [-1], children or [0], node_scores
