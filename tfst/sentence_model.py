@@ -373,7 +373,7 @@ class SentenceTransformer(keras.Model):
             prompt: a prompt text; wins over ``prompt_name``. With neither, the prompt named
                 ``default_prompt_name`` applies, if any.
             output_value: ``"token_embeddings"`` gives one ``[tokens, hidden]`` array per
-                sentence (padding removed); ``None`` gives one dict per sentence with the token
+                sentence (the rows its attention mask marks); ``None`` gives one dict per sentence with the token
                 ids, masks, token embeddings (padded to the batch, as sentence-transformers
                 does), sentence embedding and, with a prompt, ``prompt_length``.
             precision: ``float32``, or ``int8``/``uint8``/``binary``/``ubinary`` as
@@ -432,10 +432,12 @@ class SentenceTransformer(keras.Model):
                 for index, embedding in zip(indices, embeddings.numpy(), strict=True):
                     results[index] = embedding
             elif output_value == "token_embeddings":
-                kept = _token_rows(outputs["attention_mask"].numpy())
+                # The rows of real tokens, as sentence-transformers selects them (by the
+                # attention mask, so a text without tokens gets none).
+                real = outputs["attention_mask"].numpy() != 0
                 token_embeddings = outputs["token_embeddings"].numpy()
                 for row, index in enumerate(indices):
-                    results[index] = token_embeddings[row, : kept[row]]
+                    results[index] = token_embeddings[row][real[row]]
             else:
                 prompt_length = outputs.pop("prompt_length", None)
                 arrays = {name: value.numpy() for name, value in outputs.items()}
@@ -554,17 +556,6 @@ class SentenceTransformer(keras.Model):
         config = dict(config)
         modules = [keras.saving.deserialize_keras_object(m) for m in config.pop("modules")]
         return cls(modules, **config)
-
-
-def _token_rows(attention_mask: np.ndarray) -> np.ndarray:
-    """How many token rows ``encode(output_value="token_embeddings")`` keeps per text, as
-    sentence-transformers counts them: up to the last real token, but at least one row (a text
-    without tokens keeps its first padding row) when the batch has any."""
-    width = attention_mask.shape[1]
-    if width == 0:
-        return np.zeros(len(attention_mask), dtype=np.int64)
-    last = width - 1 - np.argmax(attention_mask[:, ::-1] != 0, axis=1)
-    return np.where(attention_mask.any(axis=1), last + 1, 1)
 
 
 class _UntrackedCache:
