@@ -163,7 +163,7 @@ class Unigram(TokenizerModel):
         word_of = row_ids(words)
         position = tf.range(tf.size(code_points, out_type=tf.int64))
         index_in_word = position - tf.gather(words.row_starts(), word_of)
-        # All words as one UTF-8 string, so every candidate piece is a substring of it.
+        # All words as one UTF-8 string, so every piece on a best path is a substring of it.
         text = tf.strings.unicode_encode(
             tf.RaggedTensor.from_row_splits(code_points, tf.stack([0, tf.size(position)])), "UTF-8"
         )[0]
