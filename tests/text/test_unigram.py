@@ -255,6 +255,9 @@ def test_trie_walks_end_at_word_ends_and_follow_long_pieces():
     words = ["ab", "c", "a", "bc", "abc", long_piece, "a" + long_piece + "b", "c" * 71, "ab"]
     assert model.ours(words) == model.theirs(words)
     assert model.ours(["ab", "c"]) == [[4], [3]]
+    # Pieces of one character: no walk takes a second step.
+    single = ModelOnly([["a", -1.0], ["b", -2.0], ["<unk>", 0.0]], unk_id=2)
+    assert single.ours(words) == single.theirs(words)
 
 
 @functools.cache
