@@ -324,6 +324,8 @@ def test_saved_model_tokenizes_raw_strings_like_tokenizers(tmp_path):
         ({"vocab": [], "unk_id": 0}, "vocab is empty"),
         ({"vocab": [["a", float("nan")]], "unk_id": 0}, "finite"),
         ({"vocab": [["a", 1e-300]], "unk_id": 0}, "too close to 0"),
+        # Sums near the lowest float64 would tie with the cells of no candidate.
+        ({"vocab": [["<unk>", -1.7976931348623157e308], ["a", -1.0]], "unk_id": 0}, "too large"),
         ({"vocab": [["a", -1.0]], "unk_id": 0, "byte_fallback": None}, "byte_fallback must be"),
     ],
 )

@@ -60,6 +60,9 @@ NODE_SHIFT = 22
 # Sums of scores are only bit-exact if TensorFlow keeps subnormal results, and it flushes them to
 # zero. Scores that are 0 or at least this large are multiples of 2**-1022, and so is every sum.
 SMALLEST_EXACT_SCORE = 2.0**-970
+# A cell that holds no candidate holds the lowest float64 (the segment max's empty value), which
+# must lose to every real sum: scores up to this size keep any word's sums far from it.
+LARGEST_SCORE = 2.0**900
 
 
 class Unigram(TokenizerModel):
@@ -101,6 +104,12 @@ class Unigram(TokenizerModel):
                 f"{where}: vocab score {scores[tiny][0]!r} is too close to 0 for exact sums "
                 "(TensorFlow flushes subnormal numbers to zero); tfst supports scores that are 0 "
                 f"or at least {SMALLEST_EXACT_SCORE!r} in magnitude"
+            )
+        huge = np.abs(scores) > LARGEST_SCORE
+        if huge.any():
+            raise TokenizerSpecError(
+                f"{where}: vocab score {scores[huge][0]!r} is too large in magnitude for exact "
+                f"sums; tfst supports scores up to {LARGEST_SCORE!r}"
             )
         # A repeated piece means its last id, in the lookup and in the scores (`token_to_ids`).
         id_of_piece = {piece: piece_id for piece_id, piece in enumerate(self._pieces)}
@@ -188,9 +197,10 @@ class Unigram(TokenizerModel):
         each candidate in the row of its end position and in the column of the position before
         its start (``_Schedule``). A walk starts at every position and takes one character per
         step while some piece goes on, so it meets exactly the pieces `tokenizers`' trie search
-        finds; a prefix that is no piece scores -inf. Cells no walk reaches (the segment max
-        leaves the lowest float64 there) lose to the one-character candidate every position has,
-        or start before their word, where the loop's window holds -inf, or lie in rows of words
+        finds. Cells of prefixes that are no piece and cells no walk reaches hold the lowest
+        float64 (the segment max of -inf or of nothing): they lose to the one-character
+        candidate every position has (``LARGEST_SCORE`` keeps real sums far above them), or
+        start before their word, where the loop's window holds -inf, or lie in rows of words
         that have ended."""
         longest = self.longest_piece
         code_points = tf.cast(code_points, tf.int64)
@@ -482,20 +492,22 @@ def _prefix_trie(pieces: dict[str, int], scores: np.ndarray, unknown_score: floa
     c has the key ``prefix + c`` and the child's prefix as value (0, the root, means no child).
     A node scores as the piece it spells, else -inf, or ``unknown_score`` if it is the root or
     one character long."""
-    number = {"": 0}
-    keys, children = [], []
-    for piece in pieces:
-        parent = 0
-        for end in range(1, len(piece) + 1):
-            node = number.get(piece[:end])
-            if node is None:
-                node = number[piece[:end]] = len(number)
-                keys.append((parent << NODE_SHIFT) + ord(piece[end - 1]))
-                children.append(node << NODE_SHIFT)
-            parent = node
+    # Nodes by key (not by prefix string: memory stays linear in the pieces' length).
+    node_of_key = {}
     # Nodes of one character and the root are only reached by a walk's first step, where a
     # character that starts no one-character piece can be the unknown piece.
-    node_scores = np.where([len(prefix) <= 1 for prefix in number], unknown_score, -np.inf)
-    node_scores[[number[piece] for piece in pieces]] = scores[list(pieces.values())]
+    node_scores = [unknown_score]
+    for piece, piece_id in pieces.items():
+        node = 0
+        for character in piece:
+            key = (node << NODE_SHIFT) + ord(character)
+            child = node_of_key.get(key)
+            if child is None:
+                child = node_of_key[key] = len(node_scores)
+                node_scores.append(unknown_score if node == 0 else -np.inf)
+            node = child
+        node_scores[node] = scores[piece_id]
+    keys = list(node_of_key)
+    children = [node << NODE_SHIFT for node in node_of_key.values()]
     # A table needs an entry; a negative key is never looked up.
-    return keys or [-1], children or [0], node_scores
+    return keys or [-1], children or [0], np.asarray(node_scores, np.float64)
