@@ -440,8 +440,8 @@ class _Schedule:
 
 
 def _walk_on(step, walks, steps):
-    """Up to ``steps`` trie steps, in a loop that ends when no walk goes on; where each step
-    left the walks that went on, concatenated (``walks`` themselves are not included)."""
+    """Takes up to ``steps`` more trie steps, in a loop that ends when no walk goes on, and
+    returns the walks that went on at each step, concatenated (not ``walks`` themselves)."""
 
     def body(index, walks, found):
         walks = step(*walks)
