@@ -181,7 +181,7 @@ class Unigram(TokenizerModel):
         byte_start = byte_end - byte_lengths
 
         schedule = _Schedule(word_length, word_of, index_in_word, self.longest_piece)
-        blocks = self._candidates(code_points, position, index_in_word, schedule)
+        blocks = self._candidates(code_points, index_in_word, schedule)
         piece_length = tf.gather(self._best_lengths(blocks, schedule), schedule.row)
         on_path = _best_path(piece_length, position, index_in_word, word_of, word_length)
         token_end = tf.where(on_path)[:, 0]
@@ -190,7 +190,7 @@ class Unigram(TokenizerModel):
             token_start, token_end, code_points, word_of, words.nrows(), text, byte_start, byte_end
         )
 
-    def _candidates(self, code_points, position, index_in_word, schedule):
+    def _candidates(self, code_points, index_in_word, schedule):
         """The score of every piece that can start at each position, found by walking the trie.
 
         Returns the dense ``[schedule rows, longest]`` float64 scores the best-path loop reads,
@@ -230,22 +230,20 @@ class Unigram(TokenizerModel):
             )
 
         going_on = tf.where(first > 0)[:, 0]
-        walks = (going_on, going_on, tf.gather(first, going_on))
-        start, end, node = (
-            tf.concat([on_first, on_later], axis=0)
-            for on_first, on_later in zip(
-                (position, position, first), _walk_on(step, walks, longest - 1), strict=True
-            )
+        start, end, node = _walk_on(
+            step, (going_on, going_on, tf.gather(first, going_on)), longest - 1
         )
+        node = tf.concat([first, node], axis=0)
         score = tf.gather(self._node_scores, tf.bitwise.right_shift(node, NODE_SHIFT))
+        row_cell = schedule.row * longest
         column = tf.math.floormod(index_in_word - 1, longest)
+        # The first steps start and end at their own position; the later ones are gathered.
+        cell = tf.concat(
+            [row_cell + column, tf.gather(row_cell, end) + tf.gather(column, start)], axis=0
+        )
         # A segment max puts each score in its cell (cells are distinct): ScatterNd costs
         # several times more per update.
-        blocks = tf.math.unsorted_segment_max(
-            score,
-            tf.gather(schedule.row * longest, end) + tf.gather(column, start),
-            schedule.row_count * longest,
-        )
+        blocks = tf.math.unsorted_segment_max(score, cell, schedule.row_count * longest)
         return tf.reshape(blocks, [-1, longest])
 
     def _best_lengths(self, blocks, schedule):
