@@ -7,6 +7,9 @@ and the floor under single-sentence latency.
 - ``*_projection_floor``: the encoder's projection matmuls alone (q, k, v, attention output and
   the two feed-forward matmuls of every layer, with bias, each feeding the next) on one text of
   a set's median token count: what single-sentence latency cannot go below in that framework.
+  For TensorFlow the same chain also runs as an in-graph int8 encoder would run it (see
+  ``int8_chain``), on one text and on ``BATCH_TEXTS`` texts' worth of rows: whether TensorFlow's
+  int8 kernels could pay for such a mode on this CPU.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from timing import interleaved_milliseconds
 
 ENCODER_SHAPE = (32, 128)  # batch x tokens for the achieved-FLOP/s figure
 MATMUL_SIZE = 1024  # the machine's large-matmul FLOP/s: a square matmul of this size
+BATCH_TEXTS = 32  # texts whose rows the batch form of the projection floor multiplies
 
 Step = tuple[Callable[[], object], float]  # a call to time, and the FLOPs it does
 
@@ -143,8 +147,10 @@ def tfst_encoder_step(model) -> Step:
 
 def tfst_projection_floor(model, texts: list[str], threads: int) -> dict:
     """The same projections as ``torch_projection_floor``, as tfst's encoder runs them
-    (``MatMul + BiasAdd`` in a ``tf.function``, oneDNN) and, for comparison, in the TFLite
-    interpreter (XNNPack), alternately: ``{"tokens", "tensorflow", "tflite"}``."""
+    (``MatMul + BiasAdd`` in a ``tf.function``, oneDNN), in the TFLite interpreter (XNNPack),
+    and as int8 (``int8_chain``); then float32 against int8 on ``BATCH_TEXTS`` times the rows,
+    all alternately: ``{"tokens", "tensorflow", "tflite", "tensorflow_int8", "batch_rows",
+    "tensorflow_batch", "tensorflow_int8_batch"}``."""
     import tensorflow as tf
 
     token_counts = model.tokenizer(tf.constant(texts))["attention_mask"]
@@ -169,7 +175,10 @@ def tfst_projection_floor(model, texts: list[str], threads: int) -> dict:
 
     spec = tf.TensorSpec([tokens, model.encoder.hidden_size], tf.float32)
     hidden = tf.random.normal(spec.shape)
+    batch_hidden = tf.random.normal([BATCH_TEXTS * tokens, model.encoder.hidden_size])
     graph = tf.function(lambda rows: tf.reduce_sum(chain(rows, projections)))
+    quantized = [quantize_projection(k.numpy(), b.numpy()) for k, b in projections]
+    int8_graph = tf.function(lambda rows: tf.reduce_sum(int8_chain(rows, quantized)))
     constants = [(tf.constant(k.numpy()), tf.constant(b.numpy())) for k, b in projections]
     function = tf.function(lambda rows: chain(rows, constants), input_signature=[spec])
     converter = tf.lite.TFLiteConverter.from_concrete_functions([function.get_concrete_function()])
@@ -186,5 +195,60 @@ def tfst_projection_floor(model, texts: list[str], threads: int) -> dict:
         interpreter.invoke()
         interpreter.get_tensor(result).sum()
 
-    steps = {"tensorflow": lambda: graph(hidden).numpy(), "tflite": tflite_step}
-    return {"tokens": tokens, **interleaved_milliseconds(steps)}
+    steps = {
+        "tensorflow": lambda: graph(hidden).numpy(),
+        "tflite": tflite_step,
+        "tensorflow_int8": lambda: int8_graph(hidden).numpy(),
+    }
+    batch_steps = {
+        "tensorflow_batch": lambda: graph(batch_hidden).numpy(),
+        "tensorflow_int8_batch": lambda: int8_graph(batch_hidden).numpy(),
+    }
+    return {
+        "tokens": tokens,
+        **interleaved_milliseconds(steps),
+        "batch_rows": BATCH_TEXTS * tokens,
+        **interleaved_milliseconds(batch_steps, rounds=10),
+    }
+
+
+def quantize_projection(kernel: np.ndarray, bias: np.ndarray) -> tuple:
+    """A float32 ``[in, out]`` kernel as int8 with one scale per output column (symmetric, as
+    ``export_tflite(quantize="int8")`` stores it), for ``int8_chain``: ``(kernel as qint8,
+    int32 offset correction, column scales, bias)``."""
+    import tensorflow as tf
+
+    scales = np.abs(kernel).max(axis=0) / 127.0
+    scales[scales == 0] = 1.0
+    kernel_int8 = np.clip(np.round(kernel / scales), -127, 127).astype(np.int8)
+    # The kernel multiplies activations stored as uint8 = int8 + 128: take 128 x column sum off.
+    correction = (-128 * kernel_int8.astype(np.int64).sum(axis=0)).astype(np.int32)
+    return (
+        tf.bitcast(tf.constant(kernel_int8), tf.qint8),
+        tf.bitcast(tf.constant(correction), tf.qint32),
+        tf.constant(scales.astype(np.float32)),
+        tf.constant(bias),
+    )
+
+
+def int8_chain(rows, quantized):
+    """``chain`` with int8 matmuls and int32 sums (oneDNN's ``QuantizedMatMulWithBias``, the
+    int8 x int8 matmul core TensorFlow has on CPU), activations quantized per row (token) in the
+    graph: the ops an in-graph int8 encoder would add around each projection."""
+    import tensorflow as tf
+
+    for kernel, correction, scales, bias in quantized:
+        row_scales = tf.maximum(tf.reduce_max(tf.abs(rows), axis=1, keepdims=True), 1e-12) / 127
+        activations = tf.cast(tf.round(rows / row_scales) + 128.0, tf.uint8)
+        sums, _, _ = tf.raw_ops.QuantizedMatMulWithBias(
+            a=tf.bitcast(activations, tf.quint8),
+            b=kernel,
+            bias=correction,
+            min_a=-128.0,
+            max_a=127.0,
+            min_b=-127.0,
+            max_b=127.0,
+            Toutput=tf.qint32,
+        )
+        rows = tf.cast(tf.bitcast(sums, tf.int32), tf.float32) * row_scales * scales + bias
+    return rows

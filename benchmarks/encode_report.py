@@ -128,4 +128,17 @@ def markdown(results: dict) -> str:
             f"{floor['tfst']['tensorflow']:.2f}",
             f"- TFLite interpreter (XNNPack): {floor['tfst']['tflite']:.2f}",
         ]
+        if "tensorflow_int8" in floor["tfst"]:
+            tfst_floor = floor["tfst"]
+            lines += [
+                "- TensorFlow int8 (oneDNN `QuantizedMatMulWithBias`, int8 weights per output "
+                "channel, activations quantized per token in the graph): "
+                f"{tfst_floor['tensorflow_int8']:.2f}",
+                "",
+                f"The same chain on {tfst_floor['batch_rows']} rows (a batch of such texts), "
+                f"TensorFlow float32 {tfst_floor['tensorflow_batch']:.2f} ms, int8 "
+                f"{tfst_floor['tensorflow_int8_batch']:.2f} ms "
+                f"({tfst_floor['tensorflow_batch'] / tfst_floor['tensorflow_int8_batch']:.2f}× "
+                "float32's speed): what an int8 SavedModel would gain on this CPU.",
+            ]
     return "\n".join(lines)
