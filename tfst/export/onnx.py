@@ -150,6 +150,9 @@ class OnnxOps:
     def gather(self, table, indices):
         return self.node("Gather", table, indices, axis=0)
 
+    def lookup(self, variable, indices):
+        return self.gather(self.weight(variable), indices)
+
     def dense(self, x, kernel, bias=None):
         outputs = self.node("MatMul", x, kernel)
         return outputs if bias is None else self.node("Add", outputs, bias)

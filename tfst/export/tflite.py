@@ -11,7 +11,12 @@ builtin ops only) and ``tokenizer/``, a core-ops SavedModel that makes the ids f
 fastest CPU form tfst makes, because TensorFlow Lite's int8 kernels (XNNPack) quantize each
 call's activations themselves. TensorFlow's own graph runtime has no fast counterpart: its
 oneDNN quantized matmul costs more per call on short texts than the float32 one, and the
-quantize and dequantize steps around it run as separate ops.
+quantize and dequantize steps around it run as separate ops (benchmarks/README.md).
+
+The embedding tables are quantized here rather than by the converter, which gives a whole
+table one scale: one outlying value then costs every row its precision, and on
+all-MiniLM-L6-v2 that alone cost as much quality as quantizing every projection. Each row
+(one token's or position's vector) gets its own scale instead (:class:`Int8TableOps`).
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import os
 from pathlib import Path
 
 import flatbuffers
+import numpy as np
 import tensorflow as tf
 from tensorflow.lite.python import schema_py_generated as tflite_schema
 
@@ -46,6 +52,48 @@ class _TokenizerModule(tf.Module):
 
 # Values of export_tflite's ``quantize``: None keeps float32.
 TFLITE_QUANTIZATIONS = ("int8",)
+# Bits of a row scale's integer multiple of the table's scale unit: float32 holds it exactly.
+SCALE_BITS = 23
+# Smaller tables stay float32, as the converter leaves weights under 1,024 elements: they save
+# little, and a row added to every token (BERT's token type 0) would add its rounding error to all.
+SMALLEST_INT8_TABLE = 1024
+
+
+class Int8TableOps(TensorFlowOps):
+    """The portable graph's ops with the embedding tables stored as int8 with one scale per
+    row (tables of ``SMALLEST_INT8_TABLE`` elements or more): a looked-up row is its int8
+    values times its row's scale.
+
+    The converter's dynamic range quantization would quantize any float32 table a ``Gather``
+    reads, the scales too, with one scale for the whole tensor; it leaves integer tensors
+    alone. So the scales are stored as int32 multiples of one float unit (the largest scale
+    over 2^23), which a ``Cast`` turns back into float32 exactly.
+    """
+
+    def lookup(self, variable, indices):
+        if np.prod(variable.shape) < SMALLEST_INT8_TABLE:
+            return super().lookup(variable, indices)
+        with tf.init_scope():  # the values, read once while the function is traced
+            table = np.asarray(variable.numpy(), np.float32)
+        rows, scale_multiples, unit = int8_rows(table)
+        values = tf.cast(tf.gather(tf.constant(rows), indices), tf.float32)
+        scales = tf.cast(tf.gather(tf.constant(scale_multiples), indices), tf.float32)
+        return values * (scales * unit)
+
+
+def int8_rows(table: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.float32]:
+    """``table`` ``[rows, width]`` as int8 values, int32 row-scale multiples ``[rows, 1]`` and
+    the unit they multiply: row r is about ``values[r] * multiples[r] * unit``.
+
+    Symmetric: a row's scale is its largest magnitude over 127, rounded to a multiple of the
+    unit (at least one, so an all-zero row stays zero), and the values are quantized with the
+    rounded scale, so that the stored scale is the one they were made with."""
+    largest = np.abs(table).max(axis=1, keepdims=True) / 127.0
+    unit = np.float32(max(float(largest.max()), np.finfo(np.float32).tiny) / 2**SCALE_BITS)
+    multiples = np.maximum(np.round(largest / unit), 1).astype(np.int32)
+    scales = multiples.astype(np.float32) * unit
+    values = np.clip(np.round(table / scales), -127, 127).astype(np.int8)
+    return values, multiples, unit
 
 
 def export_tflite(
@@ -62,11 +110,11 @@ def export_tflite(
 
     ``quantize``: None (float32 weights; embeddings match sentence-transformers to 1e-5) or
     ``"int8"``: weights stored as int8 (projections with one scale per output channel, the
-    embedding tables with one each), activations quantized per call by the TFLite runtime.
-    On all-MiniLM-L6-v2 (2-core Xeon, benchmarks/README.md): a quarter of the size, half the
-    float32 model's latency on a short query and 2.6× its throughput at batch 32; cosine to the
-    float32 embeddings min 0.997 / mean 0.998 on English prose, min 0.989 on hard strings.
-    Measure it on your own texts before you serve it.
+    embedding tables with one per row), activations quantized per call by the TFLite runtime.
+    On all-MiniLM-L6-v2 (README.md, Speed): a quarter of the size, about half the float32
+    model's latency on a short query and more than twice its throughput at batch 32, with
+    embeddings close to the float32 ones but not equal. Measure it on your own texts before
+    you serve it.
     """
     if quantize is not None and quantize not in TFLITE_QUANTIZATIONS:
         raise ValueError(
@@ -97,7 +145,7 @@ def _token_ids_to_tflite(model, quantize: str | None) -> bytes:
     (int8 ones with ``quantize="int8"``)."""
     weights = tf.Module()
     weights.variables_read = [variable.value for variable in model.weights]
-    ops = TensorFlowOps()
+    ops = Int8TableOps() if quantize == "int8" else TensorFlowOps()
 
     def embed_token_ids(input_ids, attention_mask):
         return portable_forward(model, ops, input_ids, attention_mask)

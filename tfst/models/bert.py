@@ -70,11 +70,11 @@ class BertEncoder(PortableEncoder, TransformerEncoder):
         return super().embed(inputs) + self.token_type_embeddings(token_type_ids)
 
     def portable_embed(self, ops, features):
-        table = ops.weight(self.token_type_embeddings.embeddings)
         token_type_ids = features.get("token_type_ids")
         # Without token types every token is type 0: one row, broadcast, is the same sum.
-        token_types = ops.gather(
-            table, ops.constant(np.int64(0)) if token_type_ids is None else token_type_ids
+        token_types = ops.lookup(
+            self.token_type_embeddings.embeddings,
+            ops.constant(np.int64(0)) if token_type_ids is None else token_type_ids,
         )
         return ops.add(super().portable_embed(ops, features), token_types)
 

@@ -141,9 +141,7 @@ class MPNetEncoder(PortableEncoder, TransformerEncoder):
             ops.constant(np.int64(BUCKETS // 2)),
             ops.constant(np.int64(0)),
         )
-        bias = ops.gather(
-            ops.weight(self.relative_attention_bias.embeddings), ops.add(bucket, after)
-        )
+        bias = ops.lookup(self.relative_attention_bias.embeddings, ops.add(bucket, after))
         return ops.expand(ops.transpose(bias, [2, 0, 1]), [0])
 
     def get_config(self):

@@ -49,10 +49,9 @@ class PortableEncoder:
         """Word + position embeddings; as ``TransformerEncoder.embed``."""
         input_ids = features["input_ids"]
         return ops.add(
-            ops.gather(ops.weight(self.word_embeddings.embeddings), input_ids),
-            ops.gather(
-                ops.weight(self.position_embeddings.embeddings),
-                self.portable_positions(ops, input_ids),
+            ops.lookup(self.word_embeddings.embeddings, input_ids),
+            ops.lookup(
+                self.position_embeddings.embeddings, self.portable_positions(ops, input_ids)
             ),
         )
 
