@@ -35,6 +35,9 @@ from tokenizer_workers import CONTENDERS, start_contender
 BASELINE = "rust"
 CJK_CHARACTERS = 10_000
 TRUNCATED_LENGTH = 512
+# Whose pipeline is split into stages (up to the model, and whole), on one batch of this size.
+STAGES_CONTENDER = "tfst-function"
+STAGES_BATCH = 32
 
 
 @dataclass(frozen=True)
@@ -134,6 +137,13 @@ def run(options: argparse.Namespace) -> tuple[dict, bool]:
                 pipelines[name].setdefault("workloads", {})[workload.key] = {
                     contender: summary(samples[contender][(name, workload)])
                     for contender in workers
+                }
+            for name in timed:
+                pipelines[name]["stages_ms"] = {
+                    set_name: workers[STAGES_CONTENDER].ask(
+                        command="stages", pipeline=name, name=set_name, batch_size=STAGES_BATCH
+                    )
+                    for set_name in ("english", "multilingual")
                 }
             peak_rss = {name: w.ask(command="rss")["peak_rss_mb"] for name, w in workers.items()}
         finally:
@@ -320,6 +330,8 @@ def markdown(results: dict) -> str:
             f"Ids per text (mean, special tokens included): English {counts['english@1']:.0f}, "
             f"multilingual {counts['multilingual@1']:.0f}, CJK paragraph {counts['cjk@1']:,.0f}.",
         ]
+        if "stages_ms" in entry:
+            lines += ["", _stages_line(entry)]
     startup = results["startup"]
     rss = results["peak_rss_mb"]
     lines += [
@@ -331,6 +343,27 @@ def markdown(results: dict) -> str:
         ),
     ]
     return "\n".join(lines)
+
+
+def _stages_line(entry: dict) -> str:
+    """tfst's time up to the model against Rust's whole pipeline, per batch: how fast tfst
+    could be with a model stage that cost nothing."""
+    parts = []
+    for set_name, stages in entry["stages_ms"].items():
+        rust = entry["workloads"][f"{set_name}@{STAGES_BATCH}"][BASELINE]["median"]
+        rust_ms = STAGES_BATCH / rust * 1e3
+        parts.append(
+            f"{set_name} {stages['words_ms']:.2f} of {stages['whole_ms']:.2f} ms, against "
+            f"{rust_ms:.2f} ms for Rust's whole pipeline (so at most "
+            f"{rust_ms / stages['words_ms']:.2f}× Rust's throughput with a model stage that "
+            "cost nothing)"
+        )
+    return (
+        f"{STAGES_CONTENDER} up to the model (added tokens, normalizer, pre-tokenizer), median "
+        f"ms per batch of {STAGES_BATCH}, timed alternately with its whole pipeline: "
+        + "; ".join(parts)
+        + "."
+    )
 
 
 def parser() -> argparse.ArgumentParser:

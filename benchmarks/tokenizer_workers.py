@@ -12,7 +12,9 @@ A worker holds every pipeline at once. ``load`` builds one (a tfst stage that is
 yet makes it answer ``loaded: false`` with the reason, and the benchmark goes on without that
 pipeline); ``encode`` tokenizes a stored text set in batches and answers the seconds it took,
 and when asked, the ids of every text (without padding) for the parity check, or ``failed``
-with the reason when the tokenizer raises.
+with the reason when the tokenizer raises. ``tfst-function`` also answers ``stages``: on the
+first batch of a set, milliseconds of its traced pipeline up to the model (``Tokenizer.words``:
+added tokens, normalizer, pre-tokenizer) and of the whole, timed alternately.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import time
 
 import numpy as np
 from protocol import Handler
+from timing import interleaved_milliseconds
 
 CONTENDERS = ("rust", "tfst", "tfst-function")
 FIRST_TEXT = "The first text this process tokenizes."
@@ -105,6 +108,23 @@ class TfstTokenizers:
         outputs = call(texts)
         return outputs["input_ids"].numpy(), outputs["attention_mask"].numpy()
 
+    def stages(self, pipeline: str, texts: list[str]) -> dict[str, float]:
+        """Median ms of the traced words (up to the model) and of the traced whole, alternately."""
+        tf = self.tf
+        layer, call = self.loaded[pipeline]
+        words = tf.function(
+            lambda strings: layer.words(strings).flat_values,
+            input_signature=[tf.TensorSpec([None], tf.string)],
+            autograph=False,
+        )
+        strings = tf.constant(texts)
+        return interleaved_milliseconds(
+            {
+                "words_ms": lambda: words(strings).numpy(),
+                "whole_ms": lambda: call(texts)["input_ids"].numpy(),
+            }
+        )
+
 
 def make_contender(name: str, threads: int):
     if name == "rust":
@@ -156,4 +176,11 @@ def start_contender(name: str, threads: int) -> tuple[dict[str, Handler], dict]:
             ]
         return answer
 
-    return {"load": load, "encode": encode}, startup
+    def stages(request, texts):
+        if not isinstance(contender, TfstTokenizers) or not contender.traced:
+            return {"failed": f"{name} does not time stages"}
+        batch = texts[request["name"]][: request["batch_size"]]
+        contender.set_max_length(request["pipeline"], None)
+        return contender.stages(request["pipeline"], batch)
+
+    return {"load": load, "encode": encode, "stages": stages}, startup

@@ -9,6 +9,7 @@ import json
 
 import numpy as np
 import pytest
+import tensorflow as tf
 import tokenizers
 from hard_strings import ALL_HARD_STRINGS
 from hypothesis import HealthCheck, given, settings
@@ -16,6 +17,7 @@ from hypothesis import strategies as st
 from model_builders import MINILM_FOLDER
 
 from tfst.text import Tokenizer
+from tfst.text.code_points import ADDED_TOKEN_BASE
 
 BASE = json.loads((MINILM_FOLDER / "tokenizer.json").read_text(encoding="utf-8"))
 BASE["truncation"] = BASE["padding"] = None
@@ -277,3 +279,19 @@ def test_a_text_past_the_length_limit_is_refused_and_one_at_it_is_tokenized():
         layer(["short", at_limit + "é"])
     with pytest.raises(tf.errors.InvalidArgumentError, match="longer than 8388608 UTF-8 bytes"):
         layer(["short"], [at_limit + "!"])
+
+
+def test_words_are_the_pre_tokenized_normalized_text_tokenizers_gives_the_model():
+    """`Tokenizer.words` (what the model stage receives) equals `tokenizers`' normalizer then
+    pre-tokenizer, word by word, on the hard strings; an added token is one placeholder word."""
+    hf = tokenizers.Tokenizer.from_str(json.dumps(BASE))
+    layer = Tokenizer(BASE, pad_token_id=0)
+    texts = [text for text in ALL_HARD_STRINGS if "[" not in text][:150]
+    words = layer.words(tf.constant(texts)).to_list()
+    for text, ours in zip(texts, words, strict=True):
+        normalized = hf.normalizer.normalize_str(text)
+        theirs = [word for word, _ in hf.pre_tokenizer.pre_tokenize_str(normalized)]
+        assert ["".join(map(chr, word)) for word in ours] == theirs, repr(text)
+    (marked,) = layer.words(tf.constant(["a [SEP] b"])).to_list()
+    assert marked[0] == [ord("a")] and marked[2] == [ord("b")]
+    assert len(marked) == 3 and len(marked[1]) == 1 and marked[1][0] >= ADDED_TOKEN_BASE

@@ -248,12 +248,10 @@ class Tokenizer(keras.layers.Layer):
             output.set_shape([strings.shape[0], None])
         return outputs
 
-    def encode_ids(self, strings: tf.Tensor, room: tf.Tensor | None = None) -> tf.RaggedTensor:
-        """Ids of each text before truncation and special tokens, ``[texts, (ids)]`` int64.
-
-        With ``room`` (ids that truncation will keep), only the words that can reach them are
-        split, when the model gives every word at least one id.
-        """
+    def words(self, strings: tf.Tensor) -> tf.RaggedTensor:
+        """The words the model gets: ``[texts, (words), (code points)]`` int32, after added
+        tokens, normalizer and pre-tokenizer (steps 1 to 3 above). An added token is a word of
+        one placeholder code point (``ADDED_TOKEN_BASE`` + its index), which no model sees."""
         texts = self.added_vocabulary.split_raw(strings)
         if self.normalizer is not None:
             texts = self.normalizer.normalize(texts)
@@ -261,6 +259,15 @@ class Tokenizer(keras.layers.Layer):
         words = texts_as_words(texts)
         if self.pre_tokenizer is not None:
             words = self.pre_tokenizer.pre_tokenize(words)
+        return words
+
+    def encode_ids(self, strings: tf.Tensor, room: tf.Tensor | None = None) -> tf.RaggedTensor:
+        """Ids of each text before truncation and special tokens, ``[texts, (ids)]`` int64.
+
+        With ``room`` (ids that truncation will keep), only the words that can reach them are
+        split, when the model gives every word at least one id.
+        """
+        words = self.words(strings)
         if room is not None and self.model.min_tokens_per_word >= 1:
             words = _words_within(words, tf.cast(room, tf.int64), self.truncation_side)
         return self._word_ids(words)
