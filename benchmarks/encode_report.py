@@ -128,6 +128,11 @@ def markdown(results: dict) -> str:
             f"{floor['tfst']['tensorflow']:.2f}",
             f"- TFLite interpreter (XNNPack): {floor['tfst']['tflite']:.2f}",
         ]
+        if floor["tfst"].get("int8_exact") is False:
+            lines.append(
+                "- TensorFlow int8: not timed, its oneDNN int8 matmul is not exact on this CPU "
+                "(no VNNI: 16-bit partial sums saturate)"
+            )
         if "tensorflow_int8" in floor["tfst"]:
             tfst_floor = floor["tfst"]
             lines += [
@@ -139,6 +144,7 @@ def markdown(results: dict) -> str:
                 f"TensorFlow float32 {tfst_floor['tensorflow_batch']:.2f} ms, int8 "
                 f"{tfst_floor['tensorflow_int8_batch']:.2f} ms "
                 f"({tfst_floor['tensorflow_batch'] / tfst_floor['tensorflow_int8_batch']:.2f}× "
-                "float32's speed): what an int8 SavedModel would gain on this CPU.",
+                "float32's speed): the most an int8 SavedModel could gain on this CPU, attention "
+                "and the rest staying float32.",
             ]
     return "\n".join(lines)

@@ -163,6 +163,27 @@ def test_int8_rows_keep_every_row_to_half_its_own_step():
     assert relative.max() <= 1e-3
 
 
+def test_int8_rows_never_clip_a_row_far_below_the_largest():
+    # A row at 1e-7 of the table's largest gets a step of a few units: rounded down, its
+    # largest value would be clipped at 127 steps.
+    table = np.array([[1000.0, -3.0], [1.3e-4, -1.0e-4]], np.float32)
+    values, multiples, unit = int8_rows(table)
+    restored = values.astype(np.float32) * (multiples.astype(np.float32) * unit)
+    assert np.all(np.abs(restored - table) <= 0.5 * multiples * unit * (1 + 1e-5))
+
+
+def test_int8_tflite_refuses_a_table_with_nan_naming_it(tmp_path):
+    import tfst
+
+    model = tfst.load(build_sentence_folder(tmp_path / "model"))
+    table = model.encoder.word_embeddings.embeddings
+    values = table.numpy()
+    values[3, 0] = np.nan
+    table.assign(values)
+    with pytest.raises(ValueError, match="word_embeddings.* NaN or infinite"):
+        model.export_tflite(tmp_path / "out", quantize="int8")
+
+
 def test_tflite_refuses_an_unknown_quantization_before_writing(minilm, tmp_path):
     with pytest.raises(
         ValueError, match=r"quantize must be None or one of \('int8',\), got 'int4'"

@@ -13,8 +13,9 @@ object, and the ops object decides what that becomes:
 An ops object offers: ``weight(variable)`` (float32), ``constant(array)`` (integers become the
 backend's integer type), elementwise ``add subtract multiply divide maximum minimum abs sqrt``,
 ``not_equal less where to_int to_float``, ``gather(table, indices)``, ``lookup(variable,
-indices)`` (rows of a weight table: embeddings), ``dense(x, kernel, bias)`` on the last axis, ``matmul(a, b, transpose_b)``, ``layer_norm``, ``softmax`` (last
-axis), ``activation(name, x)``, ``split_heads(x, heads, size)``/``merge_heads(x, width)``, ``attention_bias(mask)``,
+indices)`` (rows of a weight table: embeddings), ``dense(x, kernel, bias)`` on the last axis,
+``matmul(a, b, transpose_b)``, ``layer_norm``, ``softmax`` (last axis), ``activation(name,
+x)``, ``split_heads(x, heads, size)``/``merge_heads(x, width)``, ``attention_bias(mask)``,
 ``sequence_length(x)`` (axis 1), ``range``, ``cumsum``, ``expand`` (new axes), ``transpose``,
 ``reduce_sum``/``reduce_max`` (one axis), ``l2_norm`` (last axis, kept), ``argmax`` (first or
 last maximum), ``take_along_sequence(x, index)`` (``x[b, index[b]]``) and ``concat``.

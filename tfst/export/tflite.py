@@ -55,7 +55,8 @@ TFLITE_QUANTIZATIONS = ("int8",)
 # Bits of a row scale's integer multiple of the table's scale unit: float32 holds it exactly.
 SCALE_BITS = 23
 # Smaller tables stay float32, as the converter leaves weights under 1,024 elements: they save
-# little, and a row added to every token (BERT's token type 0) would add its rounding error to all.
+# little, and a row added to every token (token type 0 of a small model, such as MiniLM's 2 x 384
+# table) would add its rounding error to all.
 SMALLEST_INT8_TABLE = 1024
 
 
@@ -75,6 +76,10 @@ class Int8TableOps(TensorFlowOps):
             return super().lookup(variable, indices)
         with tf.init_scope():  # the values, read once while the function is traced
             table = np.asarray(variable.numpy(), np.float32)
+        if not np.isfinite(table).all():
+            raise ValueError(
+                f"{variable.path} holds NaN or infinite values; it cannot be stored as int8"
+            )
         rows, scale_multiples, unit = int8_rows(table)
         values = tf.cast(tf.gather(tf.constant(rows), indices), tf.float32)
         scales = tf.cast(tf.gather(tf.constant(scale_multiples), indices), tf.float32)
@@ -85,12 +90,13 @@ def int8_rows(table: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.float32]:
     """``table`` ``[rows, width]`` as int8 values, int32 row-scale multiples ``[rows, 1]`` and
     the unit they multiply: row r is about ``values[r] * multiples[r] * unit``.
 
-    Symmetric: a row's scale is its largest magnitude over 127, rounded to a multiple of the
-    unit (at least one, so an all-zero row stays zero), and the values are quantized with the
-    rounded scale, so that the stored scale is the one they were made with."""
+    Symmetric: a row's scale is its largest magnitude over 127, rounded up to a multiple of the
+    unit (at least one, so an all-zero row stays zero; up, so that no value is clipped), and the
+    values are quantized with that scale, so that the stored scale is the one they were made
+    with. ``table`` must be finite."""
     largest = np.abs(table).max(axis=1, keepdims=True) / 127.0
     unit = np.float32(max(float(largest.max()), np.finfo(np.float32).tiny) / 2**SCALE_BITS)
-    multiples = np.maximum(np.round(largest / unit), 1).astype(np.int32)
+    multiples = np.maximum(np.ceil(largest / unit), 1).astype(np.int32)
     scales = multiples.astype(np.float32) * unit
     values = np.clip(np.round(table / scales), -127, 127).astype(np.int8)
     return values, multiples, unit

@@ -249,9 +249,11 @@ class Tokenizer(keras.layers.Layer):
         return outputs
 
     def words(self, strings: tf.Tensor) -> tf.RaggedTensor:
-        """The words the model gets: ``[texts, (words), (code points)]`` int32, after added
-        tokens, normalizer and pre-tokenizer (steps 1 to 3 above). An added token is a word of
-        one placeholder code point (``ADDED_TOKEN_BASE`` + its index), which no model sees."""
+        """Each text's words after added tokens, normalizer and pre-tokenizer (steps 1 to 3 of
+        the module docstring), ``[texts, (words), (code points)]`` int32: what the model stage
+        splits, before truncation drops the words it cannot reach. An added token is a word of
+        one placeholder code point (``ADDED_TOKEN_BASE`` + its index in ``added_tokens``),
+        which takes its own id instead of going through the model."""
         texts = self.added_vocabulary.split_raw(strings)
         if self.normalizer is not None:
             texts = self.normalizer.normalize(texts)
