@@ -112,7 +112,7 @@ def test_tflite_export_replaces_an_earlier_export_and_keeps_it_on_failure(
 ):
     before = _contents(target)
 
-    def fail_converting(model):
+    def fail_converting(model, quantize):
         raise RuntimeError("the converter failed")
 
     monkeypatch.setattr(tflite, "_token_ids_to_tflite", fail_converting)
