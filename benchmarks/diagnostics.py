@@ -222,19 +222,40 @@ def int8_matmul_is_exact() -> bool:
     activations[0] = 127  # the saturating extremes
     kernel = rng.integers(-127, 128, size=(64, 32)).astype(np.int8)
     kernel[:, 0] = 127
-    correction = (-128 * kernel.astype(np.int64).sum(axis=0)).astype(np.int32)
+    shifted = tf.constant((activations.astype(np.int16) + 128).astype(np.uint8))
+    sums = _int8_sums(shifted, *_int8_kernel(kernel))
+    expected = activations.astype(np.int64) @ kernel.astype(np.int64)
+    return np.array_equal(sums.numpy(), expected)
+
+
+def _int8_kernel(kernel_int8: np.ndarray) -> tuple:
+    """An int8 ``[in, out]`` kernel as ``_int8_sums`` takes it: the kernel as qint8, and the
+    int32 correction for activations stored as uint8 = int8 + 128 (128 x each column's sum)."""
+    import tensorflow as tf
+
+    correction = (-128 * kernel_int8.astype(np.int64).sum(axis=0)).astype(np.int32)
+    return (
+        tf.bitcast(tf.constant(kernel_int8), tf.qint8),
+        tf.bitcast(tf.constant(correction), tf.qint32),
+    )
+
+
+def _int8_sums(activations_uint8, kernel, correction):
+    """The int32 products of int8 activations (stored as uint8 = int8 + 128) and an int8
+    kernel, through oneDNN's ``QuantizedMatMulWithBias`` (the correction as its bias)."""
+    import tensorflow as tf
+
     sums, _, _ = tf.raw_ops.QuantizedMatMulWithBias(
-        a=tf.bitcast(tf.constant((activations.astype(np.int16) + 128).astype(np.uint8)), tf.quint8),
-        b=tf.bitcast(tf.constant(kernel), tf.qint8),
-        bias=tf.bitcast(tf.constant(correction), tf.qint32),
+        a=tf.bitcast(activations_uint8, tf.quint8),
+        b=kernel,
+        bias=correction,
         min_a=-128.0,
         max_a=127.0,
         min_b=-127.0,
         max_b=127.0,
         Toutput=tf.qint32,
     )
-    expected = activations.astype(np.int64) @ kernel.astype(np.int64)
-    return np.array_equal(tf.bitcast(sums, tf.int32).numpy(), expected)
+    return tf.bitcast(sums, tf.int32)
 
 
 def quantize_projection(kernel: np.ndarray, bias: np.ndarray) -> tuple:
@@ -246,14 +267,7 @@ def quantize_projection(kernel: np.ndarray, bias: np.ndarray) -> tuple:
     scales = np.abs(kernel).max(axis=0) / 127.0
     scales[scales == 0] = 1.0
     kernel_int8 = np.clip(np.round(kernel / scales), -127, 127).astype(np.int8)
-    # The kernel multiplies activations stored as uint8 = int8 + 128: take 128 x column sum off.
-    correction = (-128 * kernel_int8.astype(np.int64).sum(axis=0)).astype(np.int32)
-    return (
-        tf.bitcast(tf.constant(kernel_int8), tf.qint8),
-        tf.bitcast(tf.constant(correction), tf.qint32),
-        tf.constant(scales.astype(np.float32)),
-        tf.constant(bias),
-    )
+    return (*_int8_kernel(kernel_int8), tf.constant(scales.astype(np.float32)), tf.constant(bias))
 
 
 def int8_chain(rows, quantized):
@@ -265,15 +279,6 @@ def int8_chain(rows, quantized):
     for kernel, correction, scales, bias in quantized:
         row_scales = tf.maximum(tf.reduce_max(tf.abs(rows), axis=1, keepdims=True), 1e-12) / 127
         activations = tf.cast(tf.round(rows / row_scales) + 128.0, tf.uint8)
-        sums, _, _ = tf.raw_ops.QuantizedMatMulWithBias(
-            a=tf.bitcast(activations, tf.quint8),
-            b=kernel,
-            bias=correction,
-            min_a=-128.0,
-            max_a=127.0,
-            min_b=-127.0,
-            max_b=127.0,
-            Toutput=tf.qint32,
-        )
-        rows = tf.cast(tf.bitcast(sums, tf.int32), tf.float32) * row_scales * scales + bias
+        sums = _int8_sums(activations, kernel, correction)
+        rows = tf.cast(sums, tf.float32) * row_scales * scales + bias
     return rows

@@ -373,9 +373,10 @@ class SentenceTransformer(keras.Model):
             prompt: a prompt text; wins over ``prompt_name``. With neither, the prompt named
                 ``default_prompt_name`` applies, if any.
             output_value: ``"token_embeddings"`` gives one ``[tokens, hidden]`` array per
-                sentence (the rows its attention mask marks); ``None`` gives one dict per sentence with the token
-                ids, masks, token embeddings (padded to the batch, as sentence-transformers
-                does), sentence embedding and, with a prompt, ``prompt_length``.
+                sentence (the rows its attention mask marks); ``None`` gives one dict per
+                sentence with the token ids, masks, token embeddings (padded to the batch, as
+                sentence-transformers does), sentence embedding and, with a prompt,
+                ``prompt_length``.
             precision: ``float32``, or ``int8``/``uint8``/``binary``/``ubinary`` as
                 ``tfst.quantization.quantize_embeddings`` makes them, calibrated on this call's
                 embeddings (so ``int8`` needs more than one sentence).
