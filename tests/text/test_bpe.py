@@ -22,7 +22,6 @@ from __future__ import annotations
 import heapq
 import json
 import random
-import time
 from pathlib import Path
 from typing import NamedTuple
 
@@ -906,6 +905,31 @@ def test_merge_order_corner_cases(merges, word, expected_tokens):
     assert eager_ids(BPE.from_json(spec, "corner case"), [word]) == [expected]
 
 
+def test_a_round_merges_past_a_lower_created_pair_in_another_piece():
+    """ "W" is in no merge, so it is a wall at any threshold: it cuts "abcWdeWfg" into pieces.
+    Merging "a b" (rank 0) creates "ab c" (rank 1), ranked below "d e" (rank 2), so the
+    whole-word rule stops after "a b"; "d e" is in another piece and within the word's
+    threshold (the geometric mean of ranks 0, 2 and 3, rounded down: 2), so the same round
+    merges it. "f g" (rank 3) is above the threshold and waits."""
+    merges = [("a", "b"), ("ab", "c"), ("d", "e"), ("f", "g")]
+    tokens = {token for merge in merges for part in merge for token in (part, "".join(merge))}
+    vocab = {token: index for index, token in enumerate(sorted(tokens | {"W"}))}
+    spec = {"type": "BPE", "vocab": vocab, "merges": [list(merge) for merge in merges]}
+    model = BPE.from_json(spec, "walls")
+    word = "abcWdeWfg"
+    ids, _, merged = model._merge_round(
+        tf.constant([vocab[character] for character in word], tf.int64),
+        tf.zeros([len(word)], tf.int64),
+        tf.constant(1, tf.int64),
+    )
+    assert bool(merged)
+    assert ids.numpy().tolist() == [vocab[token] for token in ["ab", "c", "W", "de", "W", "f", "g"]]
+    tokenizer = tokenizers.Tokenizer.from_str(json.dumps(tokenizer_json(spec)))
+    expected = [vocab[token] for token in ["abc", "W", "de", "W", "fg"]]
+    assert model_ids(tokenizer, word) == expected
+    assert eager_ids(model, [word]) == [expected]
+
+
 # ---------------------------------------------------------------------------------------------
 # Reading tokenizer.json: what is supported and what is refused.
 
@@ -993,18 +1017,3 @@ def test_the_model_saves_in_a_saved_model(setups, tmp_path):
     loaded = tf.saved_model.load(str(tmp_path / "saved"))
     words = [word for text in HARD_BPE_STRINGS for word in words_of(setup.tokenizer, text)]
     assert loaded.tokenize(tf.constant(words)).to_list() == tfst_ids(setup.function, words)
-
-
-@pytest.mark.slow
-def test_timing_of_a_batch_and_of_a_long_word(setups):
-    """Prints per-call times (not a benchmark: the machine is shared)."""
-    tokenizer, _, function, _ = setups["byte_level_8000"]
-    sentences = [text for text in HARD_BPE_STRINGS if 20 <= len(text) <= 200][:32]
-    batch = [word for text in sentences for word in words_of(tokenizer, text)]
-    long_word = words_of(tokenizer, "".join(random.Random(3).choices("etaoinshrdlu", k=5000)))
-    for name, words in (("32 sentences", batch), ("one 5000-character word", long_word)):
-        tfst_ids(function, words)
-        start = time.perf_counter()
-        for _ in range(5):
-            function(tf.constant(words))
-        print(f"{name}: {(time.perf_counter() - start) / 5 * 1000:.1f} ms per call")
