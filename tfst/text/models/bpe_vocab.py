@@ -104,9 +104,9 @@ def read_merges(items: list, where: str) -> list[tuple[str, str]]:
     )
 
 
-def merge_table(vocab, merges, merge_places, prefix, id_range) -> dict[int, int]:
+def merge_table(vocab, merges, merge_places, prefix, id_bits) -> dict[int, int]:
     """The (left id, right id) → (rank, merged id) table, each side packed in one integer
-    (``left * id_range + right``, ``rank * id_range + merged``).
+    (``left << id_bits | right``, ``rank << id_bits | merged``).
 
     Spells each merged token as ``BpeBuilder::build`` does: the left token, then the right token
     without its first ``len(prefix)`` bytes. Refuses what `tokenizers` refuses (tokens out of the
@@ -133,20 +133,20 @@ def merge_table(vocab, merges, merge_places, prefix, id_range) -> dict[int, int]
         if merged not in vocab:
             raise TokenizerSpecError(f"{place}: the merged token {merged!r} is not in the vocab")
         # A repeated pair takes its last rank, as the map `tokenizers` collects them in does.
-        table[vocab[left] * id_range + vocab[right]] = rank * id_range + vocab[merged]
+        table[vocab[left] << id_bits | vocab[right]] = rank << id_bits | vocab[merged]
     return table
 
 
-def merge_word(symbols: list[int], table: Mapping[int, int], id_range: int) -> list[int]:
+def merge_word(symbols: list[int], table: Mapping[int, int], id_bits: int) -> list[int]:
     """One word's merges in plain Python (``Word::merge_all``, given the checks ``merge_table``
     makes): merge the leftmost occurrence of the lowest-ranked pair until no pair has a rank."""
     symbols = list(symbols)
     while True:
         best = None
         for index in range(len(symbols) - 1):
-            packed = table.get(symbols[index] * id_range + symbols[index + 1])
-            if packed is not None and (best is None or packed // id_range < best[0]):
-                best = (packed // id_range, index, packed % id_range)
+            packed = table.get(symbols[index] << id_bits | symbols[index + 1])
+            if packed is not None and (best is None or packed >> id_bits < best[0]):
+                best = (packed >> id_bits, index, packed & ((1 << id_bits) - 1))
         if best is None:
             return symbols
         _, index, merged = best
