@@ -31,6 +31,7 @@ from tfst.text.code_points import (
     ADDED_TOKEN_BASE,
     decode_utf8,
     encode_utf8,
+    index_in_row,
     is_added_token,
     is_row_start,
     merge_inner,
@@ -126,10 +127,8 @@ class _Matcher(tf.Module):
             tf.strings.regex_replace(strings, self._regex, _MARK + b"\\0" + _MARK), sep=_MARK
         )
         # Pieces alternate text, match, text, ..., text.
-        position = tf.range(tf.size(pieces.values, out_type=tf.int64)) - tf.gather(
-            pieces.row_starts(), row_ids(pieces)
-        )
-        token = tf.where(tf.equal(position % 2, 1), self._table.lookup(pieces.values), -1)
+        is_match = tf.equal(tf.bitwise.bitwise_and(index_in_row(pieces), 1), 1)
+        token = tf.where(is_match, self._table.lookup(pieces.values), -1)
         characters = decode_utf8(pieces.values)
         if self._has_context_rules:
             token = self._drop_non_single_words(characters, pieces, token)

@@ -49,6 +49,11 @@ def row_ids(ragged: tf.RaggedTensor) -> tf.Tensor:
     return _rows_and_columns(ragged.row_splits, ragged.values)[:, 0]
 
 
+def index_in_row(ragged: tf.RaggedTensor) -> tf.Tensor:
+    """For each value of a ``[rows, (n)]`` ragged tensor, its index in its row (int64)."""
+    return _rows_and_columns(ragged.row_splits, ragged.values)[:, 1]
+
+
 def expand(lengths: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
     """Input i copied ``lengths[i]`` times: each output position's input index and its offset
     among the copies (``source`` is ``tf.repeat(tf.range(n), lengths)``).

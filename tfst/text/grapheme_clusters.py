@@ -154,7 +154,7 @@ class GraphemeClusters(tf.Module):
         joins_flag = (
             tf.equal(category, REGIONAL_INDICATOR)
             & tf.equal(before, REGIONAL_INDICATOR)
-            & tf.equal(tf.math.floormod(indicators_before, 2), 1)
+            & tf.equal(tf.bitwise.bitwise_and(indicators_before, 1), 1)
         )
 
         joins = (

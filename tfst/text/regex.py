@@ -52,11 +52,11 @@ import tensorflow as tf
 from tfst.text.code_point_maps import CodePointProperty
 from tfst.text.code_points import (
     expand,
+    index_in_row,
     is_added_token,
     is_row_end,
     is_row_start,
     keep_where,
-    row_ids,
     split_words,
     texts_as_words,
 )
@@ -324,14 +324,7 @@ def pattern_from_json(spec: Any, where: str) -> PatternMatcher:
 def _piece_positions(lengths: tf.RaggedTensor) -> tuple[tf.Tensor, tf.Tensor]:
     """For the flat pieces: whether each is a match (odd position in its word) and where the
     previous piece of the same word is a match (False for a word's first piece)."""
-    is_match = (
-        tf.math.floormod(
-            tf.range(tf.size(lengths.values, out_type=tf.int64))
-            - tf.gather(lengths.row_starts(), row_ids(lengths)),
-            2,
-        )
-        == 1
-    )
+    is_match = tf.equal(tf.bitwise.bitwise_and(index_in_row(lengths), 1), 1)
     return is_match, is_row_start(lengths)
 
 

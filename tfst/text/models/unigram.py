@@ -39,7 +39,7 @@ from collections.abc import Sequence
 import numpy as np
 import tensorflow as tf
 
-from tfst.text.code_points import row_ids, utf8_bytes, utf8_lengths
+from tfst.text.code_points import index_in_row, row_ids, utf8_bytes, utf8_lengths
 from tfst.text.models.base import TokenizerModel
 from tfst.text.spec import TokenizerSpecError, option
 
@@ -171,7 +171,7 @@ class Unigram(TokenizerModel):
         word_length = words.row_lengths()
         word_of = row_ids(words)
         position = tf.range(tf.size(code_points, out_type=tf.int64))
-        index_in_word = position - tf.gather(words.row_starts(), word_of)
+        index_in_word = index_in_row(words)
         # All words as one UTF-8 string, so every piece on a best path is a substring of it.
         text = tf.strings.unicode_encode(
             tf.RaggedTensor.from_row_splits(code_points, tf.stack([0, tf.size(position)])), "UTF-8"
@@ -236,7 +236,8 @@ class Unigram(TokenizerModel):
         node = tf.concat([first, node], axis=0)
         score = tf.gather(self._node_scores, tf.bitwise.right_shift(node, NODE_SHIFT))
         row_cell = schedule.row * longest
-        column = tf.math.floormod(index_in_word - 1, longest)
+        # (index - 1) mod longest, on non-negative numbers: int64 floor modulo is slow.
+        column = tf.truncatemod(index_in_word + (longest - 1), longest)
         # The first steps start and end at their own position; the later ones are gathered.
         cell = tf.concat(
             [row_cell + column, tf.gather(row_cell, end) + tf.gather(column, start)], axis=0
@@ -425,7 +426,7 @@ class _Schedule:
         word_rank = tf.gather(rank, word_of)
         in_prefix = index_in_word < self.prefix_steps
         loop_step = tf.maximum(index_in_word - self.prefix_steps, 0)
-        iteration = loop_step // self.loop_steps
+        iteration = tf.truncatediv(loop_step, self.loop_steps)  # non-negative: floor division
         # Padded by one, so positions in the prefix read something when there is no loop.
         loop_rows_before = tf.concat([loop_rows_before, [0]], axis=0)
         loop_running = tf.concat([self.loop_running, [0]], axis=0)
