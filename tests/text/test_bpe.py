@@ -905,31 +905,6 @@ def test_merge_order_corner_cases(merges, word, expected_tokens):
     assert eager_ids(BPE.from_json(spec, "corner case"), [word]) == [expected]
 
 
-def test_a_round_merges_past_a_lower_created_pair_in_another_piece():
-    """ "W" is in no merge, so it is a wall at any threshold: it cuts "abcWdeWfg" into pieces.
-    Merging "a b" (rank 0) creates "ab c" (rank 1), ranked below "d e" (rank 2), so the
-    whole-word rule stops after "a b"; "d e" is in another piece and within the word's
-    threshold (the geometric mean of ranks 0, 2 and 3, rounded down: 2), so the same round
-    merges it. "f g" (rank 3) is above the threshold and waits."""
-    merges = [("a", "b"), ("ab", "c"), ("d", "e"), ("f", "g")]
-    tokens = {token for merge in merges for part in merge for token in (part, "".join(merge))}
-    vocab = {token: index for index, token in enumerate(sorted(tokens | {"W"}))}
-    spec = {"type": "BPE", "vocab": vocab, "merges": [list(merge) for merge in merges]}
-    model = BPE.from_json(spec, "walls")
-    word = "abcWdeWfg"
-    ids, _, merged = model._merge_round(
-        tf.constant([vocab[character] for character in word], tf.int64),
-        tf.zeros([len(word)], tf.int64),
-        tf.constant(1, tf.int64),
-    )
-    assert bool(merged)
-    assert ids.numpy().tolist() == [vocab[token] for token in ["ab", "c", "W", "de", "W", "f", "g"]]
-    tokenizer = tokenizers.Tokenizer.from_str(json.dumps(tokenizer_json(spec)))
-    expected = [vocab[token] for token in ["abc", "W", "de", "W", "fg"]]
-    assert model_ids(tokenizer, word) == expected
-    assert eager_ids(model, [word]) == [expected]
-
-
 # ---------------------------------------------------------------------------------------------
 # Reading tokenizer.json: what is supported and what is refused.
 

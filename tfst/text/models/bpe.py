@@ -32,20 +32,6 @@ round merges as long a prefix of that sequential order as can be proved from the
   in (rank, position) order, whose rank is not below every rank created so far: from there the
   sequential order may take a created pair first.
 
-A long word would take a round per level of interleaved ranks (a Thai or CJK word merges its
-characters' bytes and then the characters, at ranks spread over the whole table), so each round
-also cuts every word into *pieces*. Each id's lowest rank in any merge, as either part, is known
-from the table; given a threshold T, a symbol whose lowest rank is above T is a *wall*: no merge
-ranked up to T can take it, so until the sequential order passes rank T the pieces between walls
-merge independently of each other (running the order until no pair up to T is left gives, piece
-by piece, what each piece alone gives). In each piece on its own, pairs ranked up to T are
-merged by the same prefix rule. This is exact too: if the whole-word rule merges a pair ranked
-above T, it merges every pair the pieces would (all come before it), and otherwise each piece
-merges a prefix of its own order up to T, as the whole-word rule does in it, so the word is where
-the sequential order would take it before passing T. Any threshold is exact; each word's is the
-geometric mean of the ranks of the pairs it would merge this round, which brings the benchmark's
-multilingual batches from 18-37 rounds to 14-22.
-
 The lowest-ranked pair is always merged, so every round shortens every word still merging by at
 least one symbol: the rounds are at most the symbols of the longest word, and memory stays linear
 in the symbols. With trained merges the rounds are few (about the depth of the merge trees of a
@@ -201,16 +187,6 @@ class BPE(TokenizerModel):
         for variant, ids in characters.items():
             table = code_point_table(ids)
             self._character_ids[variant] = (tf.constant(table.blocks), tf.constant(table.pages))
-        # Each id's lowest rank in a merge, as either part (NO_RANK if in none): a symbol whose
-        # lowest rank is above a threshold cannot take part in any merge up to it.
-        lowest_rank = np.full(self.id_range, NO_RANK, np.int64)
-        if pairs:
-            packed_pairs = np.fromiter(pairs.keys(), np.int64, len(pairs))
-            pair_ranks = np.fromiter(pairs.values(), np.int64, len(pairs)) >> self.id_bits
-            id_mask = (1 << self.id_bits) - 1
-            np.minimum.at(lowest_rank, packed_pairs >> self.id_bits, pair_ranks)
-            np.minimum.at(lowest_rank, packed_pairs & id_mask, pair_ranks)
-        self._lowest_rank = tf.constant(lowest_rank)
         if self.ignore_merges:
             self._whole_words = self.token_ids
         else:
@@ -530,29 +506,12 @@ class BPE(TokenizerModel):
         created_rank = tf.reduce_min(
             tf.where(tf.stack([has_left, has_right]), created_rank, NO_RANK), axis=0
         )
-        # Stop before the first pair, in priority order, not ranked below every created pair:
-        # in the whole word, or, for pairs ranked up to the word's threshold, in their piece.
+        # Stop before the first pair, in priority order, not ranked below every created pair.
         priority = rank * POSITION_RANGE + position
         merge_priority = tf.gather(priority, merges)
         cut = tf.maximum(merge_priority + 1, created_rank * POSITION_RANGE)
-        merge_word = tf.gather(word_index, merges)
-        word_cut = tf.math.unsorted_segment_min(cut, merge_word, word_count)
-        # Each word's threshold: the geometric mean of the ranks it would merge (any value keeps
-        # the ids exact, see the module docstring).
-        log_rank = tf.math.log1p(tf.cast(merge_rank, tf.float32))
-        log_sum = tf.math.unsorted_segment_sum(log_rank, merge_word, word_count)
-        merges_per_word = tf.math.unsorted_segment_sum(
-            tf.ones_like(log_rank), merge_word, word_count
-        )
-        threshold = tf.cast(tf.exp(log_sum / tf.maximum(merges_per_word, 1.0)), tf.int64)
-        word_threshold = tf.gather(threshold, word_index)
-        wall = tf.gather(self._lowest_rank, ids) > word_threshold
-        piece = tf.cumsum(tf.cast(wall | word_start, tf.int64)) - 1
-        piece_cut = tf.math.unsorted_segment_min(cut, tf.gather(piece, merges), count)
-        return merged & (
-            (priority < tf.gather(word_cut, word_index))
-            | ((rank <= word_threshold) & (priority < tf.gather(piece_cut, piece)))
-        )
+        word_cut = tf.math.unsorted_segment_min(cut, tf.gather(word_index, merges), word_count)
+        return merged & (priority < tf.gather(word_cut, word_index))
 
 
 def _is_even(values: tf.Tensor) -> tf.Tensor:
