@@ -43,8 +43,8 @@ def row_ids(ragged: tf.RaggedTensor) -> tf.Tensor:
 
     Use this, not ``RaggedTensor.value_rowids()``: that one calls ``tf.repeat``, which builds a
     rows × longest-row tensor, so one long word among many short ones costs gigabytes. Here
-    ``RaggedTensorToSparse`` (a core op) writes each value's (row, column) in one pass, three to
-    six times faster than a binary search over the row limits.
+    ``RaggedTensorToSparse`` (a core op) writes each value's (row, column) in one pass, 2.7 to 6
+    times faster than a binary search over the row limits (on 4,700 to 22,000 values).
     """
     return _rows_and_columns(ragged.row_splits, ragged.values)[:, 0]
 
