@@ -33,9 +33,9 @@ from tfst.text.code_points import (
     encode_utf8,
     index_in_row,
     is_added_token,
-    is_row_start,
     merge_inner,
     row_ids,
+    rows_and_indices,
     texts_as_words,
 )
 from tfst.text.spec import TokenizerSpecError, option
@@ -133,9 +133,9 @@ class _Matcher(tf.Module):
         if self._has_context_rules:
             token = self._drop_non_single_words(characters, pieces, token)
         # A kept occurrence (never empty) becomes one placeholder in place of its first character.
-        character_piece = row_ids(characters)
+        character_piece, index_in_piece = rows_and_indices(characters)
         character_token = tf.gather(token, character_piece)
-        keep = (character_token < 0) | is_row_start(characters)
+        keep = (character_token < 0) | tf.equal(index_in_piece, 0)
         values = tf.where(
             character_token >= 0, ADDED_TOKEN_BASE + character_token, characters.values
         )
@@ -163,8 +163,9 @@ class _Matcher(tf.Module):
         word_last = (lengths > 0) & _has(self._classes(last), PROPERTY_WORD)
         count = tf.size(token, out_type=tf.int64)
         index = tf.range(count)
-        row_start = tf.gather(pieces.row_starts(), row_ids(pieces))
-        row_limit = tf.gather(pieces.row_limits(), row_ids(pieces))
+        piece_row = row_ids(pieces)
+        row_start = tf.gather(pieces.row_starts(), piece_row)
+        row_limit = tf.gather(pieces.row_limits(), piece_row)
 
         def word_at(step, is_word):
             """Whether the nearest non-empty piece ``step`` (±1, then ±2) away ends/starts with a

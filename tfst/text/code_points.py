@@ -54,6 +54,11 @@ def index_in_row(ragged: tf.RaggedTensor) -> tf.Tensor:
     return _rows_and_columns(ragged.row_splits, ragged.values)[:, 1]
 
 
+def rows_and_indices(ragged: tf.RaggedTensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """``row_ids`` and ``index_in_row`` of a ``[rows, (n)]`` ragged tensor, from one op."""
+    return tf.unstack(_rows_and_columns(ragged.row_splits, ragged.values), num=2, axis=1)
+
+
 def expand(lengths: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
     """Input i copied ``lengths[i]`` times: each output position's input index and its offset
     among the copies (``source`` is ``tf.repeat(tf.range(n), lengths)``).
@@ -112,14 +117,13 @@ def utf8_bytes(code_points: tf.Tensor) -> tf.Tensor:
 
 def is_row_start(ragged: tf.RaggedTensor) -> tf.Tensor:
     """For each value of a ``[rows, (n)]`` ragged tensor, whether it is the first of its row."""
-    position = tf.range(tf.size(ragged.values, out_type=tf.int64))
-    return tf.equal(position, tf.gather(ragged.row_starts(), row_ids(ragged)))
+    return tf.equal(index_in_row(ragged), 0)
 
 
 def is_row_end(ragged: tf.RaggedTensor) -> tf.Tensor:
     """For each value of a ``[rows, (n)]`` ragged tensor, whether it is the last of its row."""
-    position = tf.range(tf.size(ragged.values, out_type=tf.int64))
-    return tf.equal(position, tf.gather(ragged.row_limits(), row_ids(ragged)) - 1)
+    row, index = rows_and_indices(ragged)
+    return tf.equal(index, tf.gather(ragged.row_lengths(), row) - 1)
 
 
 def keep_where(ragged: tf.RaggedTensor, keep: tf.Tensor) -> tf.RaggedTensor:

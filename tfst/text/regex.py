@@ -57,6 +57,8 @@ from tfst.text.code_points import (
     is_row_end,
     is_row_start,
     keep_where,
+    row_ids,
+    rows_and_indices,
     split_words,
     texts_as_words,
 )
@@ -321,11 +323,10 @@ def pattern_from_json(spec: Any, where: str) -> PatternMatcher:
     return PatternMatcher(translate_pattern(pattern, where, literal=kind == "String"), where)
 
 
-def _piece_positions(lengths: tf.RaggedTensor) -> tuple[tf.Tensor, tf.Tensor]:
-    """For the flat pieces: whether each is a match (odd position in its word) and where the
-    previous piece of the same word is a match (False for a word's first piece)."""
-    is_match = tf.equal(tf.bitwise.bitwise_and(index_in_row(lengths), 1), 1)
-    return is_match, is_row_start(lengths)
+def _is_odd(index: tf.Tensor) -> tf.Tensor:
+    """Whether each piece's index in its word is odd: pieces go gap, match, gap, ..., so
+    whether it is a match (a bit test: int64 modulo is slow)."""
+    return tf.equal(tf.bitwise.bitwise_and(index, 1), 1)
 
 
 def split_on_matches(
@@ -334,7 +335,7 @@ def split_on_matches(
     """Cut the words of ``[texts, (words), (code points)]`` as ``NormalizedString::split`` does
     with a pattern (``invert``: with ``Invert(pattern)``, gaps and matches swapped)."""
     lengths = matcher.find_matches(words.values)
-    odd, _ = _piece_positions(lengths)
+    odd = _is_odd(index_in_row(lengths))
     # find_matches gives no empty gap (between two matches, or before a match at the start).
     present = odd | (lengths.values > 0)
     lengths = keep_where(lengths, present)
@@ -387,16 +388,13 @@ def replace_matches(
     text_words = texts_as_words(texts)
     words = text_words.values
     lengths = matcher.find_matches(words)
-    odd, _ = _piece_positions(lengths)
+    piece_word, piece_index = rows_and_indices(lengths)
     word_is_placeholder = is_added_token(tf.gather(words.values, words.row_starts()))
-    is_match = odd & ~tf.gather(word_is_placeholder, lengths.value_rowids())
+    is_match = _is_odd(piece_index) & ~tf.gather(word_is_placeholder, piece_word)
 
     content_length = tf.constant(len(content), tf.int64)
     output_lengths = tf.where(is_match, content_length, lengths.values)
-    output_piece = tf.repeat(tf.range(tf.size(output_lengths, out_type=tf.int64)), output_lengths)
-    offset = tf.range(tf.size(output_piece, out_type=tf.int64)) - tf.gather(
-        tf.cumsum(output_lengths, exclusive=True), output_piece
-    )
+    output_piece, offset = expand(output_lengths)
     from_content = tf.gather(is_match, output_piece)
     source = tf.gather(tf.cumsum(lengths.values, exclusive=True), output_piece) + offset
     values = tf.where(
@@ -407,10 +405,6 @@ def replace_matches(
         ),
         tf.gather(words.values, tf.where(from_content, tf.zeros_like(source), source)),
     )
-    word_lengths = tf.math.unsorted_segment_sum(
-        output_lengths, lengths.value_rowids(), lengths.nrows()
-    )
-    text_lengths = tf.math.unsorted_segment_sum(
-        word_lengths, text_words.value_rowids(), texts.nrows()
-    )
+    word_lengths = tf.math.unsorted_segment_sum(output_lengths, piece_word, lengths.nrows())
+    text_lengths = tf.math.unsorted_segment_sum(word_lengths, row_ids(text_words), texts.nrows())
     return tf.RaggedTensor.from_row_lengths(values, text_lengths, validate=False)

@@ -39,7 +39,7 @@ from collections.abc import Sequence
 import numpy as np
 import tensorflow as tf
 
-from tfst.text.code_points import index_in_row, row_ids, utf8_bytes, utf8_lengths
+from tfst.text.code_points import rows_and_indices, utf8_bytes, utf8_lengths
 from tfst.text.models.base import TokenizerModel
 from tfst.text.spec import TokenizerSpecError, option
 
@@ -169,9 +169,8 @@ class Unigram(TokenizerModel):
     def tokenize(self, words: tf.RaggedTensor) -> tf.RaggedTensor:
         code_points = words.values
         word_length = words.row_lengths()
-        word_of = row_ids(words)
+        word_of, index_in_word = rows_and_indices(words)
         position = tf.range(tf.size(code_points, out_type=tf.int64))
-        index_in_word = index_in_row(words)
         # All words as one UTF-8 string, so every piece on a best path is a substring of it.
         text = tf.strings.unicode_encode(
             tf.RaggedTensor.from_row_splits(code_points, tf.stack([0, tf.size(position)])), "UTF-8"
