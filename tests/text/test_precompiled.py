@@ -25,7 +25,8 @@ from tfst.text.grapheme_clusters import (
     CATEGORY_MASK,
     INCB_EXTEND,
     INCB_LINKER,
-    JOINING_CATEGORIES,
+    JOINS_NEXT,
+    JOINS_PREVIOUS,
     OTHER,
     GraphemeClusters,
     load_grapheme_properties,
@@ -93,33 +94,57 @@ def test_precompiled_matches_tokenizers_on_hard_strings(rule):
 
 
 def _can_join(text: str) -> bool:
+    """Whether some code point of ``text`` can join a neighbour's cluster, by the two lists of
+    `GraphemeClusters`."""
     properties = load_grapheme_properties()
     return any(
-        properties[ord(ch)] & CATEGORY_MASK in JOINING_CATEGORIES
+        properties[ord(ch)] & CATEGORY_MASK in JOINS_NEXT + JOINS_PREVIOUS
         or properties[ord(ch)] & (INCB_EXTEND | INCB_LINKER)
         for ch in text
     )
 
 
-# The code points of INTERESTING that join no neighbour's cluster on their own: CR, controls,
-# precomposed Hangul syllables, pictographs, Indic consonants, letters.
+# The code points of INTERESTING that join no neighbour's cluster on their own: controls other
+# than CR, pictographs, Indic consonants, letters.
 NON_JOINING = "".join(ch for ch in INTERESTING if not _can_join(ch))
+
+
+def _leaders(charsmap: bytes) -> np.ndarray:
+    """The code points that start a key of the charsmap, as `Precompiled` gives them to its
+    `GraphemeClusters`."""
+    leaders = np.zeros(0x110000, bool)
+    leaders[[ord(key[0]) for key in read_precompiled_charsmap(charsmap, "test")]] = True
+    return leaders
 
 
 @pytest.mark.parametrize("rule", ["nmt_nfkc", "nfkc_cf"])
 def test_precompiled_shortcut_matches_tokenizers_on_hard_strings(rule):
-    """The hard strings without a code point that can join a cluster, as one batch: it takes the
-    per-code-point shortcut (the whole corpus, in the test above, takes the cluster path)."""
-    strings = [text for text in hard_multilingual_strings() if not _can_join(text)]
-    assert len(strings) > 100
-    assert GraphemeClusters().all_single(decode_utf8(tf.constant(strings)))
+    """The hard strings where no code point that starts a key can join the next one's cluster,
+    as one batch: it takes the per-code-point shortcut (the whole corpus, in the test above,
+    takes the cluster path). Most of them qualify, combining marks, emoji and scripts included."""
+    clusters = GraphemeClusters(_leaders(rule_charsmap(rule)))
+    properties = load_grapheme_properties()
+    # A text that starts with a mark is left out: `all_single` pairs it with the last code
+    # point of the text before, which can only send the batch down the cluster path.
+    strings = [
+        text
+        for text in hard_multilingual_strings()
+        if clusters.all_single(decode_utf8(tf.constant([text])))
+        and properties[ord(text[:1] or " ")] & CATEGORY_MASK not in JOINS_PREVIOUS
+    ]
+    assert len(strings) > 400
+    assert sum(map(_can_join, strings)) > 100
+    assert clusters.all_single(decode_utf8(tf.constant(strings)))
     ours, theirs = compiled(rule_charsmap(rule))(strings)
     assert ours == theirs
 
 
 @functools.cache
-def _cluster_functions():
-    clusters = GraphemeClusters()
+def _cluster_functions(leaders: str | None = None):
+    if leaders is not None:
+        mask = np.zeros(0x110000, bool)
+        mask[list(map(ord, leaders))] = True
+    clusters = GraphemeClusters(None if leaders is None else mask)
     spec = tf.RaggedTensorSpec([None, None], tf.int32, row_splits_dtype=tf.int64)
     return (
         tf.function(clusters.all_single, input_signature=[spec]),
@@ -130,11 +155,50 @@ def _cluster_functions():
 @settings(max_examples=200, deadline=None)
 @given(texts=st.lists(st.text(alphabet=NON_JOINING, max_size=24), min_size=1, max_size=4))
 def test_batches_without_joining_code_points_are_one_cluster_per_code_point(texts):
-    """The shortcut's premise: when `all_single` holds, every code point starts a cluster."""
+    """The shortcut's premise with every code point a leader: when `all_single` holds, every
+    code point starts a cluster."""
     all_single, cluster_starts = _cluster_functions()
     code_points = decode_utf8(tf.constant(texts)).with_row_splits_dtype(tf.int64)
     assert all_single(code_points)
     assert tf.reduce_all(cluster_starts(code_points))
+
+
+# Leaders and the code points around them, one set per way a cluster can grow past its first
+# code point: a mark after a letter (GB9, GB9a), CR LF (GB3), Hangul jamo and syllables
+# (GB6-GB8), a Prepend (GB9b), a conjunct (GB9c), an emoji ZWJ sequence (GB11), a flag (GB12/GB13).
+LEADER_SETS = [
+    ("e", "x\u0301\u200d\u0903"),
+    ("\r", "\n"),
+    ("\u1100\uac00", "\u1161\u11a8\uac01"),
+    ("\u0600", "1"),
+    ("\u094d", "\u0915"),
+    ("\u00a9\u200d", "\U0001f468\u0301"),
+    ("\U0001f1eb", "\U0001f1f7"),
+]
+
+
+@pytest.mark.parametrize(("leaders", "others"), LEADER_SETS)
+@settings(max_examples=60, deadline=None)
+@given(data=st.data())
+def test_shortcut_leaves_every_leader_a_cluster_of_its_own(leaders, others, data):
+    """The shortcut's premise for a charsmap whose keys start with these leaders: when
+    `all_single` holds, no cluster that starts with a leader goes on past it. And the output,
+    from whichever path the batch takes, is `tokenizers'` (an identity rule on each leader
+    collapses a short cluster it starts to the leader alone, so a wrong shortcut shows)."""
+    alphabet = leaders + others + "a \n"
+    texts = data.draw(st.lists(st.text(alphabet=alphabet, max_size=12), min_size=1, max_size=4))
+    all_single, cluster_starts = _cluster_functions(leaders)
+    code_points = decode_utf8(tf.constant(texts)).with_row_splits_dtype(tf.int64)
+    if all_single(code_points):
+        starts = np.append(cluster_starts(code_points).numpy(), True)
+        values = code_points.values.numpy()
+        assert all(starts[index + 1] for index in np.flatnonzero(np.isin(values, _ords(leaders))))
+    ours, theirs = compiled(identity_charsmap(tuple(_ords(leaders))))(texts)
+    assert ours == theirs
+
+
+def _ords(text: str) -> list[int]:
+    return sorted(map(ord, text))
 
 
 @pytest.mark.parametrize("rule", RULES)

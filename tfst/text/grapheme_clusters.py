@@ -50,22 +50,29 @@ CATEGORY_MASK = 0x0F
 # Indic_Conjunct_Break flags (GB9c): the code points allowed between two conjoined consonants.
 INCB_EXTEND = 0x10
 INCB_LINKER = 0x20
-# Every joining rule needs a code point of one of these categories on one side of the boundary:
-# GB3 an LF after a CR, GB6-GB8 a Hangul L before or a V or T after, GB9/GB9a an Extend, ZWJ or
-# SpacingMark after, GB9b a Prepend before, GB9c a Linker (an Extend) between the consonants,
-# GB11 a ZWJ before the pictograph, GB12/GB13 two regional indicators. Precomposed Hangul
-# syllables (LV, LVT) join only next to a jamo of these categories.
-JOINING_CATEGORIES = (
-    LF,
-    EXTEND,
-    ZWJ,
-    REGIONAL_INDICATOR,
-    PREPEND,
-    SPACING_MARK,
+# Every joining rule of UAX #29 needs one of two things. The code point before the boundary is of
+# one of these categories (GB3 a CR, GB6-GB8 a Hangul L, V, T, LV or LVT, GB9b a Prepend, GB11 a
+# ZWJ, GB12/GB13 a regional indicator) or carries an Indic conjunct flag (GB9c: a Linker or an
+# Extend between the conjoined consonants)...
+JOINS_NEXT = (
+    CR,
     HANGUL_L,
     HANGUL_V,
     HANGUL_T,
+    HANGUL_LV,
+    HANGUL_LVT,
+    PREPEND,
+    ZWJ,
+    REGIONAL_INDICATOR,
 )
+# ...or the code point after it is of one of these (GB9 Extend or ZWJ, GB9a SpacingMark).
+JOINS_PREVIOUS = (EXTEND, ZWJ, SPACING_MARK)
+# Bits of the per-code-point flags `GraphemeClusters.all_single` reads: a leader that can join the
+# next code point; a leader; a code point that can join the previous one (one bit above a leader,
+# so that shifting the next code point's flags right by one lines it up with this one's).
+_LEADER_JOINS_NEXT = 1
+_LEADER = 2
+_JOINS_PREVIOUS = 4
 
 
 @functools.cache
@@ -99,21 +106,44 @@ class GraphemeClusters(tf.Module):
     placeholders are clusters of their own that no rule looks across either.
     """
 
-    def __init__(self):
+    def __init__(self, leaders: np.ndarray | None = None):
+        """``leaders``: bool per code point, the code points whose clusters :meth:`all_single`
+        is asked about (None: every code point)."""
         super().__init__(name="grapheme_clusters")
         properties = load_grapheme_properties().astype(np.int32)
         self._property = CodePointProperty(properties)
-        # The Indic conjunct flags mark Extend and ZWJ code points only; counted in all the same.
-        can_join = np.isin(properties & CATEGORY_MASK, JOINING_CATEGORIES) | (
+        category = properties & CATEGORY_MASK
+        joins_next = np.isin(category, JOINS_NEXT) | (
             (properties & (INCB_EXTEND | INCB_LINKER)) != 0
         )
-        self._can_join = CodePointProperty(can_join.astype(np.int32))
+        if leaders is None:
+            leaders = np.ones(len(properties), bool)
+        leaders = leaders.copy()
+        leaders[0] = False  # placeholders read code point 0's flags and start no cluster
+        flags = (
+            (leaders & joins_next) * _LEADER_JOINS_NEXT
+            + leaders * _LEADER
+            + np.isin(category, JOINS_PREVIOUS) * _JOINS_PREVIOUS
+        )
+        self._flags = CodePointProperty(flags.astype(np.int32))
 
     def all_single(self, texts: tf.RaggedTensor) -> tf.Tensor:
-        """Scalar bool, true when no code point of the batch can join a neighbour's cluster:
-        then every code point is a cluster of its own. Costs one table lookup, against the
-        hundred-odd ops of :meth:`cluster_starts`; false does not mean some cluster is longer."""
-        return ~tf.reduce_any(self._can_join(texts.values) > 0)
+        """Scalar bool, true when no leader of the batch can share a cluster with the code point
+        after it: then every cluster that starts with a leader is that one code point. A few ops on one
+        table lookup, against the hundred-odd of :meth:`cluster_starts`; false does not mean
+        some cluster is longer.
+
+        It holds when no leader is followed by a code point that can join a cluster (Extend,
+        ZWJ, SpacingMark) and no leader can join the next code point itself (``JOINS_NEXT``);
+        each text's last code point is paired with the next text's first, which can only make
+        it false."""
+        flags = self._flags(texts.values)
+        next_flags = tf.concat([flags[1:], [0]], axis=0)
+        # A leader that joins the next, or a leader (bit 2) before a joiner (bit 4, shifted to 2).
+        risky = tf.bitwise.bitwise_and(
+            flags, tf.bitwise.bitwise_or(tf.bitwise.right_shift(next_flags, 1), _LEADER_JOINS_NEXT)
+        )
+        return ~tf.reduce_any(risky > 0)
 
     def cluster_starts(self, texts: tf.RaggedTensor) -> tf.Tensor:
         """Bool per code point of ``texts.values``: whether a grapheme cluster starts there."""

@@ -47,6 +47,7 @@ from tfst.text.unicode_normalization import (
     sparse_mapping,
 )
 from tfst.text.unicode_tables import (
+    NUM_CODE_POINTS,
     PROPERTY_MARK,
     PROPERTY_RANK_MASK,
     bert_normalizer_mapping,
@@ -386,10 +387,14 @@ class Precompiled(Normalizer):
     - otherwise each code point is looked up alone and replaced if it is a key.
 
     Here every cluster prefix and every single code point of the batch is looked up in one hash
-    table of packed keys, and the winning replacements are spliced in. A batch where every code
-    point is a cluster of its own (most text: no combining marks, emoji sequences, flags, jamo or
-    CR LF) takes a shortcut with the same result: each code point follows its own rule, read from
-    a per-code-point table.
+    table of packed keys, and the winning replacements are spliced in. Only a cluster that starts
+    with the first code point of some key can differ from the code points taken one by one, so a
+    batch where no such code point can join the next one's cluster takes a shortcut with the same
+    result: each code point follows its own rule, read from a per-code-point table. Most text
+    does, whatever its script: in ``nmt_nfkc`` the code points that start a key are compatibility
+    forms, controls, and Latin, Greek, Cyrillic and some Arabic letters (for their decomposed
+    accents and hamza forms), not Indic or Thai consonants, kana, Hangul or emoji, so only
+    combining marks on those letters (NFD text, Arabic vowel marks) take the cluster path.
     """
 
     type_name = "Precompiled"
@@ -417,7 +422,9 @@ class Precompiled(Normalizer):
             ),
             default_value=-1,
         )
-        self._clusters = GraphemeClusters()
+        leaders = np.zeros(NUM_CODE_POINTS, bool)
+        leaders[[ord(key[0]) for key in rules if key]] = True
+        self._clusters = GraphemeClusters(leaders)
         self._single_code_point_rules = CodePointMap(
             {
                 ord(key): list(map(ord, replacement))
