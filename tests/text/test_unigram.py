@@ -172,6 +172,31 @@ def test_ties_break_as_rust_breaks_them(seed, words):
     assert model.ours(words) == model.theirs(words)
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_pieces_as_words_give_rusts_ids_whether_or_not_they_are_their_own_best_path(seed):
+    """Each piece as a word. A piece that is its own best path is found whole, in a table the
+    model builds with a Python copy of Rust's dynamic program; the others go through the graph.
+    With few distinct scores both kinds occur, and many pieces tie with their parts."""
+    generator = random.Random(seed)
+    vocab = [["<unk>", 0.0], ["a", -1.0], ["b", -1.0], ["xa", -3.0]]
+    vocab += [[piece, generator.choice(TIE_SCORES)] for piece in AB_PIECES]
+    model = ModelOnly(vocab)
+    words = [piece for piece, _ in vocab]
+    theirs = model.theirs(words)
+    assert model.ours(words) == theirs
+    own = [ids == [index] for index, ids in enumerate(theirs)]
+    assert any(own) and not all(own)
+
+
+def test_trained_pieces_as_words_give_rusts_ids():
+    """Every piece of a trained 8,000-piece vocabulary, as a word."""
+    rule, size, byte_fallback, xlmr = MODELS[2]
+    spec = read_spec(tokenizer_json(train_model(rule, size, byte_fallback), xlmr_layout=xlmr))
+    model = ModelOnly(spec["model"]["vocab"], spec["model"]["unk_id"], byte_fallback=True)
+    words = [piece for piece, _ in spec["model"]["vocab"] if piece]
+    assert model.ours(words) == model.theirs(words)
+
+
 def _exact_arithmetic_ids(word: str, vocab: list) -> list[int]:
     """The best segmentation with exact sums (and Rust's tie rule): what a reassociating
     scan would find if it rounded nothing."""

@@ -136,6 +136,26 @@ def keep_where(ragged: tf.RaggedTensor, keep: tf.Tensor) -> tf.RaggedTensor:
     )
 
 
+def fill_empty_rows(ragged: tf.RaggedTensor, values: tf.Tensor, fill: tf.Tensor) -> tf.RaggedTensor:
+    """``ragged`` with ``values[i]`` as the one value of each row i where ``fill`` holds (rows
+    that are empty): each value moves right by the rows filled before its own."""
+    filled_before = tf.concat([[0], tf.cumsum(tf.cast(fill, tf.int64))], axis=0)
+    row_splits = ragged.row_splits + filled_before
+    moved = tf.range(tf.size(ragged.values, out_type=tf.int64)) + tf.gather(
+        filled_before, row_ids(ragged)
+    )
+    filled_rows = tf.where(fill)[:, 0]
+    return tf.RaggedTensor.from_row_splits(
+        tf.scatter_nd(
+            tf.concat([moved, tf.gather(row_splits, filled_rows)], axis=0)[:, None],
+            tf.concat([ragged.values, tf.gather(values, filled_rows)], axis=0),
+            row_splits[-1:],
+        ),
+        row_splits,
+        validate=False,
+    )
+
+
 def merge_inner(outer_splits: tf.Tensor, inner: tf.RaggedTensor) -> tf.RaggedTensor:
     """``[rows, (parts), (values)]`` given as its outer row splits and its ``[parts, (values)]``
     → ``[rows, (values)]``. ``RaggedTensor.merge_dims`` does the same with validation asserts,

@@ -7,6 +7,11 @@ from typing import Any, ClassVar
 
 import tensorflow as tf
 
+# How many tokens of its vocabulary a model tries as whole words when it is built, in Python, the
+# most frequent first (by id for BPE's trained merges, by score for Unigram): words of real text
+# are mostly one token, and a word found whole skips the model's loops.
+WHOLE_WORD_CANDIDATES = 1 << 14
+
 
 class TokenizerModel(tf.Module):
     """One tokenizer model. Subclasses read their options and vocabulary in ``from_json``

@@ -56,8 +56,15 @@ import numpy as np
 import tensorflow as tf
 
 from tfst.text.code_point_maps import two_level_lookup
-from tfst.text.code_points import encode_utf8, is_row_end, is_row_start, keep_where, row_ids
-from tfst.text.models.base import TokenizerModel
+from tfst.text.code_points import (
+    encode_utf8,
+    fill_empty_rows,
+    is_row_end,
+    is_row_start,
+    keep_where,
+    row_ids,
+)
+from tfst.text.models.base import WHOLE_WORD_CANDIDATES, TokenizerModel
 from tfst.text.models.bpe_vocab import (
     REPLACEMENT,
     byte_token,
@@ -71,9 +78,6 @@ from tfst.text.models.bpe_vocab import (
 from tfst.text.spec import TokenizerSpecError, option
 from tfst.text.unicode_tables import NUM_CODE_POINTS
 
-# Tokens tried as whole words when the model is built (by id: trained merges come roughly by
-# frequency).
-WHOLE_WORD_CANDIDATES = 1 << 14
 # A rank no merge has: pairs without a merge, and symbols that end their word.
 NO_RANK = 2**31 - 1
 # Multiplier that puts a rank above any symbol position in one int64 priority key.
@@ -284,7 +288,7 @@ class BPE(TokenizerModel):
         whole_ids = self._whole_words.lookup(encode_utf8(words))
         whole = (whole_ids >= 0) & (words.row_lengths() > 0)
         symbols = self._initial_symbols(keep_where(words, ~tf.gather(whole, row_ids(words))))
-        return self._merge_all(_with_whole_words(symbols, whole_ids, whole))
+        return self._merge_all(fill_empty_rows(symbols, whole_ids, whole))
 
     def _initial_symbols(self, words: tf.RaggedTensor) -> tf.RaggedTensor:
         """Each word as the ids of its characters, before any merge (``merge_word``)."""
@@ -527,28 +531,6 @@ def _previous(values: tf.Tensor, fill) -> tf.Tensor:
 def _next(values: tf.Tensor, fill) -> tf.Tensor:
     """Each element's successor in a 1-D tensor; ``fill`` for the last."""
     return tf.concat([values, tf.constant([fill], values.dtype)], axis=0)[1:]
-
-
-def _with_whole_words(
-    symbols: tf.RaggedTensor, whole_ids: tf.Tensor, whole: tf.Tensor
-) -> tf.RaggedTensor:
-    """``symbols`` with ``whole_ids`` as the one symbol of each ``whole`` word (whose row is
-    empty): each symbol moves right by the whole words before its own."""
-    added_before = tf.concat([[0], tf.cumsum(tf.cast(whole, tf.int64))], axis=0)
-    row_splits = symbols.row_splits + added_before
-    moved = tf.range(tf.size(symbols.values, out_type=tf.int64)) + tf.gather(
-        added_before, row_ids(symbols)
-    )
-    whole_rows = tf.where(whole)[:, 0]
-    return tf.RaggedTensor.from_row_splits(
-        tf.scatter_nd(
-            tf.concat([moved, tf.gather(row_splits, whole_rows)], axis=0)[:, None],
-            tf.concat([symbols.values, tf.gather(whole_ids, whole_rows)], axis=0),
-            row_splits[-1:],
-        ),
-        row_splits,
-        validate=False,
-    )
 
 
 def _single_where(condition: tf.Tensor, values: tf.Tensor) -> tf.RaggedTensor:
