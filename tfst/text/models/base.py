@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
 import tensorflow as tf
+
+from tfst.text.code_points import encode_utf8, fill_empty_rows, keep_where, row_ids
 
 # How many tokens of its vocabulary a model tries as whole words when it is built, in Python, the
 # most frequent first (by id for BPE's trained merges, by score for Unigram): words of real text
@@ -37,3 +39,28 @@ class TokenizerModel(tf.Module):
     def vocabulary(self) -> list[str]:
         """The model's tokens, the token of id i at position i."""
         raise NotImplementedError
+
+
+def split_unless_whole(
+    words: tf.RaggedTensor,
+    whole_words: tf.lookup.StaticHashTable,
+    split: Callable[[tf.RaggedTensor], tf.RaggedTensor],
+) -> tf.RaggedTensor:
+    """``[words, (code points)]`` → ``[words, (ids)]``: the id ``whole_words`` gives a word
+    (string → id, -1 for none), else the ids ``split`` gives it. ``split`` sees every word,
+    those found whole emptied of their characters, and must give an empty word no id; a batch
+    whose words are all found whole (a short query, often) does not run it at all."""
+    whole_ids = whole_words.lookup(encode_utf8(words))
+    length = words.row_lengths()
+    whole = (whole_ids >= 0) & (length > 0)
+
+    def split_the_rest():
+        rest = keep_where(words, ~tf.gather(whole, row_ids(words)))
+        return fill_empty_rows(split(rest), whole_ids, whole)
+
+    def all_whole():
+        return tf.RaggedTensor.from_row_lengths(
+            tf.boolean_mask(whole_ids, whole), tf.cast(whole, tf.int64), validate=False
+        )
+
+    return tf.cond(tf.reduce_all(whole | tf.equal(length, 0)), all_whole, split_the_rest)

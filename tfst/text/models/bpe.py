@@ -57,14 +57,12 @@ import tensorflow as tf
 
 from tfst.text.code_point_maps import two_level_lookup
 from tfst.text.code_points import (
-    encode_utf8,
-    fill_empty_rows,
     is_row_end,
     is_row_start,
     keep_where,
     row_ids,
 )
-from tfst.text.models.base import WHOLE_WORD_CANDIDATES, TokenizerModel
+from tfst.text.models.base import WHOLE_WORD_CANDIDATES, TokenizerModel, split_unless_whole
 from tfst.text.models.bpe_vocab import (
     REPLACEMENT,
     byte_token,
@@ -283,12 +281,11 @@ class BPE(TokenizerModel):
         """``[words, (code points)]`` int32 → ``[words, (ids)]`` int64."""
         # A word known to be one token skips the merges: with ``ignore_merges`` any token
         # (`tokenize_with_cache` looks the undecorated word up first), else the words whose
-        # merges were found to give one token when the model was built. Such a word enters the
-        # loop as that one token, and leaves it in the first round.
-        whole_ids = self._whole_words.lookup(encode_utf8(words))
-        whole = (whole_ids >= 0) & (words.row_lengths() > 0)
-        symbols = self._initial_symbols(keep_where(words, ~tf.gather(whole, row_ids(words))))
-        return self._merge_all(fill_empty_rows(symbols, whole_ids, whole))
+        # merges were found to give one token when the model was built. Such a word is that one
+        # token; the others are merged.
+        return split_unless_whole(
+            words, self._whole_words, lambda rest: self._merge_all(self._initial_symbols(rest))
+        )
 
     def _initial_symbols(self, words: tf.RaggedTensor) -> tf.RaggedTensor:
         """Each word as the ids of its characters, before any merge (``merge_word``)."""
@@ -387,9 +384,10 @@ class BPE(TokenizerModel):
     def _merge_all(self, symbols: tf.RaggedTensor) -> tf.RaggedTensor:
         """Merge every word's symbols until no adjacent pair has a rank (``Word::merge_all``)."""
         symbol_word = row_ids(symbols)
-        # Words of one symbol have no pair (words found whole, single characters): they skip
-        # the loop. The others stay in it to the end, a word with nothing left to merge being
-        # inert: a round is mostly op overhead, so carrying them costs less than taking them out.
+        # Words of one symbol have no pair (single characters; words found whole arrive empty):
+        # they skip the loop. The others stay in it to the end, a word with nothing left to merge
+        # being inert: a round is mostly op overhead, so carrying them costs less than taking them
+        # out.
         in_loop = tf.gather(symbols.row_lengths() > 1, symbol_word)
         looped = tf.where(in_loop)[:, 0]
         skipped = tf.where(~in_loop)[:, 0]

@@ -43,16 +43,8 @@ from collections.abc import Sequence
 import numpy as np
 import tensorflow as tf
 
-from tfst.text.code_points import (
-    encode_utf8,
-    fill_empty_rows,
-    keep_where,
-    row_ids,
-    rows_and_indices,
-    utf8_bytes,
-    utf8_lengths,
-)
-from tfst.text.models.base import WHOLE_WORD_CANDIDATES, TokenizerModel
+from tfst.text.code_points import rows_and_indices, utf8_bytes, utf8_lengths
+from tfst.text.models.base import WHOLE_WORD_CANDIDATES, TokenizerModel, split_unless_whole
 from tfst.text.spec import TokenizerSpecError, option
 
 # `tokenizers`' K_UNK_PENALTY: the unknown piece scores this much below the worst piece.
@@ -188,11 +180,8 @@ class Unigram(TokenizerModel):
 
     def tokenize(self, words: tf.RaggedTensor) -> tf.RaggedTensor:
         # A word found whole (a frequent piece whose best path is itself, `_whole_piece_words`)
-        # is that piece; the others are emptied of their characters here and split below.
-        whole_ids = self._whole_words.lookup(encode_utf8(words))
-        whole = (whole_ids >= 0) & (words.row_lengths() > 0)
-        rest = keep_where(words, ~tf.gather(whole, row_ids(words)))
-        return fill_empty_rows(self._best_pieces(rest), whole_ids, whole)
+        # is that piece; the others go through the dynamic program.
+        return split_unless_whole(words, self._whole_words, self._best_pieces)
 
     def _best_pieces(self, words: tf.RaggedTensor) -> tf.RaggedTensor:
         """The ids of every word's best segmentation (its pieces, and fused unknowns)."""
