@@ -864,6 +864,7 @@ def test_random_merge_tables_give_the_ids_of_tokenizers(variant):
     suffix = options.get("end_of_word_suffix", "")
     own = [word for word in words if model_ids(tokenizer, word) == [vocab.get(word + suffix)]]
     assert len(own) > 50
+    assert set(own) <= setup.model.whole_words().keys()
     assert_three_way(setup, [*own, ""])
 
 

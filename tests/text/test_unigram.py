@@ -186,9 +186,11 @@ def test_pieces_as_words_give_rusts_ids_whether_or_not_they_are_their_own_best_p
     assert model.ours(words) == theirs
     own = [ids == [index] for index, ids in enumerate(theirs)]
     assert any(own) and not all(own)
-    # A batch of only such pieces (and an empty word) skips the dynamic program altogether.
-    whole = [word for word, is_own in zip(words, own, strict=True) if is_own] + [""]
-    assert model.ours(whole) == model.theirs(whole)
+    # The model found exactly those pieces whole; a batch of them (and an empty word) skips
+    # the dynamic program altogether.
+    whole = [word for word, is_own in zip(words, own, strict=True) if is_own]
+    assert model.model.whole_words() == {word: words.index(word) for word in whole}
+    assert model.ours([*whole, ""]) == model.theirs([*whole, ""])
 
 
 def test_trained_pieces_as_words_give_rusts_ids():

@@ -137,8 +137,9 @@ def keep_where(ragged: tf.RaggedTensor, keep: tf.Tensor) -> tf.RaggedTensor:
 
 
 def fill_empty_rows(ragged: tf.RaggedTensor, values: tf.Tensor, fill: tf.Tensor) -> tf.RaggedTensor:
-    """``ragged`` with ``values[i]`` as the one value of each row i where ``fill`` holds (rows
-    that are empty): each value moves right by the rows filled before its own."""
+    """``ragged`` with ``values[i]`` as the one value of each row i where ``fill`` holds: each
+    value moves right by the rows filled before its own. Those rows must be empty (a value
+    already there would be summed with the new one), and the row splits int64."""
     filled_before = tf.concat([[0], tf.cumsum(tf.cast(fill, tf.int64))], axis=0)
     row_splits = ragged.row_splits + filled_before
     moved = tf.range(tf.size(ragged.values, out_type=tf.int64)) + tf.gather(

@@ -53,7 +53,9 @@ INCB_LINKER = 0x20
 # Every joining rule of UAX #29 needs one of two things. The code point before the boundary is of
 # one of these categories (GB3 a CR, GB6-GB8 a Hangul L, V, T, LV or LVT, GB9b a Prepend, GB11 a
 # ZWJ, GB12/GB13 a regional indicator) or carries an Indic conjunct flag (GB9c: a Linker or an
-# Extend between the conjoined consonants)...
+# Extend between the conjoined consonants)... GB9c and GB11 never join a cluster's first code
+# point to the next (both need one before it in the cluster); listing theirs anyway only sends
+# a few more batches down the cluster path.
 JOINS_NEXT = (
     CR,
     HANGUL_L,
@@ -119,7 +121,8 @@ class GraphemeClusters(tf.Module):
         if leaders is None:
             leaders = np.ones(len(properties), bool)
         leaders = leaders.copy()
-        leaders[0] = False  # placeholders read code point 0's flags and start no cluster
+        # U+0000's value must be 0 (placeholders read it); NUL, a control, joins nothing anyway.
+        leaders[0] = False
         flags = (
             (leaders & joins_next) * _LEADER_JOINS_NEXT
             + leaders * _LEADER
@@ -139,7 +142,8 @@ class GraphemeClusters(tf.Module):
         it false."""
         flags = self._flags(texts.values)
         next_flags = tf.concat([flags[1:], [0]], axis=0)
-        # A leader that joins the next, or a leader (bit 2) before a joiner (bit 4, shifted to 2).
+        # A leader that joins the next (value 1), or a leader (value 2) before a joiner (value 4,
+        # shifted to 2).
         risky = tf.bitwise.bitwise_and(
             flags, tf.bitwise.bitwise_or(tf.bitwise.right_shift(next_flags, 1), _LEADER_JOINS_NEXT)
         )

@@ -393,8 +393,9 @@ class Precompiled(Normalizer):
     result: each code point follows its own rule, read from a per-code-point table. Most text
     does, whatever its script: in ``nmt_nfkc`` the code points that start a key are compatibility
     forms, controls, and Latin, Greek, Cyrillic and some Arabic letters (for their decomposed
-    accents and hamza forms), not Indic or Thai consonants, kana, Hangul or emoji, so only
-    combining marks on those letters (NFD text, Arabic vowel marks) take the cluster path.
+    accents and hamza forms), so combining marks on those letters (NFD text, Arabic vowel marks)
+    take the cluster path, while e.g. क, ก, か, カ, 가, ᄀ and emoji start no key (Thai's SARA AM
+    and Devanagari's precomposed nukta letters do).
     """
 
     type_name = "Precompiled"

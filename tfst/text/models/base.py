@@ -27,6 +27,8 @@ class TokenizerModel(tf.Module):
 
     type_name: ClassVar[str]
     min_tokens_per_word: int = 1
+    # Word → id of the words looked up whole instead of split (``split_unless_whole``).
+    _whole_words: tf.lookup.StaticHashTable | None = None
 
     @classmethod
     def from_json(cls, spec: Mapping[str, Any], where: str) -> TokenizerModel:
@@ -39,6 +41,18 @@ class TokenizerModel(tf.Module):
     def vocabulary(self) -> list[str]:
         """The model's tokens, the token of id i at position i."""
         raise NotImplementedError
+
+    def whole_words(self) -> dict[str, int]:
+        """The words the model looks up whole instead of splitting them, with their ids (empty
+        for a model without such a table)."""
+        if self._whole_words is None:
+            return {}
+        keys, values = self._whole_words.export()
+        return {
+            key.decode("utf-8"): int(value)
+            for key, value in zip(keys.numpy().tolist(), values.numpy().tolist(), strict=True)
+            if value >= 0
+        }
 
 
 def split_unless_whole(
