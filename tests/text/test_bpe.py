@@ -327,10 +327,12 @@ class ReferenceBPE:
             symbols.append(unk)
         return symbols
 
-    def merge_all(self, ids: list[int]) -> list[int]:
-        """Word::merge_all without dropout: a min-queue of (rank, position, new id)."""
+    def merge_all(self, ids: list[int], first_merges: set[int] | None = None) -> list[int]:
+        """Word::merge_all without dropout: a min-queue of (rank, position, new id). Adds to
+        ``first_merges`` each i whose symbols i and i + 1 are merged as given."""
         count = len(ids)
         symbols = list(ids)
+        untouched = [True] * count
         previous = list(range(-1, count - 1))
         following = [*range(1, count), -1] if count else []
         removed = [False] * count
@@ -348,6 +350,9 @@ class ReferenceBPE:
             merge = self.merges.get((symbols[position], symbols[right]))
             if merge is None or merge[1] != new_id:
                 continue  # an expired entry
+            if first_merges is not None and untouched[position] and untouched[right]:
+                first_merges.add(position)
+            untouched[position] = False
             symbols[position] = new_id
             removed[right] = True
             following[position] = following[right]
@@ -886,6 +891,36 @@ def test_hypothesis_words_on_shuffled_tables_give_the_ids_of_tokenizers(shuffled
     letters = st.sampled_from(characters[start : start + 4])
     words = data.draw(st.lists(st.text(letters, min_size=1, max_size=60), min_size=1, max_size=8))
     assert_three_way(setup, words)
+
+
+def test_certain_merges_belong_to_the_sequential_order():
+    """Every pair a round marks as a certain merge is merged as it stands by `tokenizers`' order,
+    on tables in rank order and shuffled ones; on long words the rule finds merges that the
+    round's proved prefix leaves for later rounds."""
+    rng = random.Random(5)
+    vocab, merges, words = random_tables(rng, {}, table_count=240)
+    words += ["".join(rng.choices(word, k=80)) for word in words if len(set(word)) > 2][:200]
+    model = BPE(vocab, merges)
+    reference = ReferenceBPE({"vocab": vocab, "merges": [list(merge) for merge in merges]})
+    symbols = model._initial_symbols(decode_utf8(tf.constant(words)))
+    word_of_symbol = symbols.value_rowids()
+    word_start, has_next, rank, merged_id = model._pairs(symbols.values, word_of_symbol)
+    certain = model._certain_merges(symbols.values, rank, merged_id, word_start, has_next)
+    prefix = model._merges_of_round(
+        symbols.values, rank, merged_id, word_start, word_of_symbol, symbols.nrows()
+    )
+    starts = symbols.row_starts().numpy()
+    found = beyond_prefix = 0
+    for index, word_ids in enumerate(symbols.to_list()):
+        first_merges = set()
+        reference.merge_all(word_ids, first_merges)
+        begin = starts[index]
+        marked = certain[begin : begin + len(word_ids)].numpy().nonzero()[0]
+        assert set(marked) <= first_merges, (words[index], sorted(marked), sorted(first_merges))
+        found += len(marked)
+        beyond_prefix += int((~prefix[begin : begin + len(word_ids)].numpy())[marked].sum())
+    assert found > 1000
+    assert beyond_prefix > 100
 
 
 @pytest.mark.parametrize(
