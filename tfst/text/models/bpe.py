@@ -614,7 +614,7 @@ def _lowest_ranks_of_parts(
 
 def _from_before(values: tf.Tensor, width: int, fill) -> tf.Tensor:
     """Each row of a matrix moved ``width`` places right, ``fill`` coming in."""
-    padding = tf.fill([values.shape[0], width], tf.constant(fill, values.dtype))
+    padding = tf.constant(np.full([values.shape[0], width], fill), values.dtype)
     return tf.concat([padding, values], axis=1)[:, :-width]
 
 
