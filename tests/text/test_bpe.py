@@ -894,9 +894,10 @@ def test_hypothesis_words_on_shuffled_tables_give_the_ids_of_tokenizers(shuffled
 
 
 def test_certain_merges_belong_to_the_sequential_order():
-    """Every pair a round marks as a certain merge is merged as it stands by `tokenizers`' order,
-    on tables in rank order and shuffled ones; on long words the rule finds merges that the
-    round's proved prefix leaves for later rounds."""
+    """Every pair the first round marks as a certain merge is merged as it stands in the
+    sequential order (``ReferenceBPE``'s reading of `tokenizers`), on tables in rank order and
+    shuffled ones; on long words the rule finds merges that the round's proved prefix leaves for
+    later rounds."""
     rng = random.Random(5)
     vocab, merges, words = random_tables(rng, {}, table_count=240)
     words += ["".join(rng.choices(word, k=80)) for word in words if len(set(word)) > 2][:200]

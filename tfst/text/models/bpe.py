@@ -32,20 +32,22 @@ round merges as long a prefix of that sequential order as can be proved from the
   in (rank, position) order, whose rank is not below every rank created so far: from there the
   sequential order may take a created pair first.
 
-A merge that is *certain* is also made in the round, out of that order. Pair (x, y) of rank r
-is merged as it is if no merge that comes before it in (rank, position) order can take x or y:
-walking left from x, every pair passed ranks above r, up to a word start or a symbol that no merge
-ranked r or below takes as its right part (whatever comes to stand before it); walking right from
-y, every pair passed ranks r or above (an equal rank further right comes later), up to a word end
-or a symbol that no merge ranked below r takes as its left part. Made early, it changes nothing
-else if every merge that uses the merged token ranks above r (true of trained merges, where a
-token is built before it is used): its new pairs cannot be taken before the merges that precede
-it. Two certain merges never share a symbol, and with the prefix they all belong to the one
-sequential history. Each walk covers up to ``2**CHAIN_STEPS - 1`` pairs. They matter in long
-words, where one pair created early in the order stops the whole word's round while unrelated
-merges wait elsewhere in it: on Japanese and Chinese runs of 40 to 200 byte-level symbols they
-halve the rounds, to near the depth of the merge trees. A batch whose words all have at most
-``CERTAIN_MERGES_FROM`` symbols merges without them: there they save no round and cost ops.
+The round also merges pair (x, y) of rank r, out of that order, when two walks succeed and
+show that no merge before it in (rank, position) order can take x or y, so that the sequential
+order merges them as they stand. Walking left from x, every pair passed ranks above r, up to a
+word start or a symbol that no merge ranked r or below takes as its right part (whatever symbol
+ends up to its left); walking right from y, every pair passed ranks r or above (an equal rank
+further right comes later), up to a word end or a symbol that no merge ranked below r takes as
+its left part. Each walk looks at most ``2**CHAIN_STEPS - 1`` pairs far; one that meets no stop
+within them fails and the pair waits. Such a *certain* merge also needs every merge that takes the
+merged token as either part to rank above r (checked per token; true of trained merges, where a
+token is built before it is used): its new pairs then rank above every merge that precedes it, so
+merging it early changes no other step. Two certain merges never share a symbol, and with the
+prefix they all belong to the one sequential history. They matter in long words, where one pair
+created early in the order stops the whole word's round while unrelated merges wait elsewhere in
+it: on Japanese and Chinese runs of 40 to 200 byte-level symbols they halve the rounds, to near
+the depth of the merge trees. A batch whose words all have at most ``CERTAIN_MERGES_FROM`` symbols
+(before merging) merges without them: there they save no round and cost ops.
 
 The lowest-ranked pair is always merged, so every round shortens every word still merging by at
 least one symbol: the rounds are at most the symbols of the longest word, and memory stays linear
@@ -188,7 +190,8 @@ class BPE(TokenizerModel):
             merge_places = [f"{where}: merges[{rank}]" for rank in range(len(merges))]
         pairs = merge_table(vocab, merges, merge_places, self.prefix, self.id_bits)
         # Per token, the lowest rank of a merge that takes it as its left part, as its right
-        # part, and as either (NO_RANK for none): the stops of the certain merges' walks.
+        # part, and as either (NO_RANK for none): the first two stop the certain merges' walks,
+        # the third is checked on the merged token.
         as_left, as_right = _lowest_ranks_of_parts(pairs, self.id_range, self.id_bits)
         self.lowest_rank_as_left = tf.constant(as_left)
         self.lowest_rank_as_right = tf.constant(as_right)
@@ -437,6 +440,7 @@ class BPE(TokenizerModel):
             )
             return ids, word_of_id
 
+        # Symbols before any merge, not characters, decide.
         ids, word_of_id = tf.cond(
             tf.reduce_any(symbols.row_lengths() > CERTAIN_MERGES_FROM),
             lambda: merge_rounds(True),
@@ -453,7 +457,8 @@ class BPE(TokenizerModel):
     def _merge_round(self, ids, word_of_symbol, word_count, with_certain_merges):
         """One round over the symbols of every word, all words concatenated: the symbols after
         it, their words, and whether anything was merged. ``word_of_symbol`` numbers each
-        symbol's word (below ``word_count``), in order."""
+        symbol's word (below ``word_count``), in order. ``with_certain_merges`` adds the certain
+        merges (module docstring) to the proved prefix."""
         word_start, has_next, rank, merged_id = self._pairs(ids, word_of_symbol)
         merge_now = self._merges_of_round(
             ids, rank, merged_id, word_start, word_of_symbol, word_count
@@ -475,16 +480,18 @@ class BPE(TokenizerModel):
     def _certain_merges(self, ids, rank, merged_id, word_start, has_next):
         """Which pairs (by their first symbol) are certain merges (module docstring).
 
-        A walk's reach at a symbol is the best, over the symbols it can stop at, of the lowest
-        bar met on the way (a stop's own bar, the ranks of the pairs passed): pair (x, y) of rank
-        r is certain when the reach left from x is above r and the reach right from y is at
-        least r. Both walks run together as rows of one matrix, the rightward one reversed, and
-        each step doubles the symbols they cover."""
+        A walk's reach at a symbol is the highest, over the stops within its range, of the lowest
+        bar met on the way there (the stop's own bar, the ranks of the pairs passed), -1 if none:
+        pair (x, y) of rank r is certain when the reach left from x is above r, the reach right
+        from y is at least r, and every merge using the merged token ranks above r. Both walks
+        run together as rows of one matrix, the rightward one reversed (there the link at a
+        symbol is the pair it starts), and each step doubles the symbols they cover."""
         any_rank = tf.constant(NO_RANK, tf.int64)
         # A symbol stops the leftward walk if it starts its word, or for ranks r below the lowest
         # rank of a merge taking it as a right part; the walk goes on to the symbol before through
         # their pair, for ranks r below that pair's. Mirrored (and with "at most") rightwards. A
-        # word's edge stops every walk, so what lies beyond it never counts.
+        # word's edge stops every walk at any rank, and the pair across it has none, so what
+        # lies beyond it never counts.
         stop = tf.stack(
             [
                 tf.where(word_start, any_rank, tf.gather(self.lowest_rank_as_right, ids)),
@@ -613,7 +620,8 @@ def _lowest_ranks_of_parts(
 
 
 def _from_before(values: tf.Tensor, width: int, fill) -> tf.Tensor:
-    """Each row of a matrix moved ``width`` places right, ``fill`` coming in."""
+    """Each row of a matrix (of a row count known when tracing) moved ``width`` places right,
+    ``fill`` coming in."""
     padding = tf.constant(np.full([values.shape[0], width], fill), values.dtype)
     return tf.concat([padding, values], axis=1)[:, :-width]
 
