@@ -130,7 +130,9 @@ class Unigram(TokenizerModel):
             ),
             default_value=-1,
         )
-        keys, children, node_scores = _prefix_trie(matchable, scores, self._unknown_score)
+        keys, children, node_scores, self._last_piece_node = _prefix_trie(
+            matchable, scores, self._unknown_score
+        )
         self._trie = tf.lookup.StaticHashTable(
             tf.lookup.KeyValueTensorInitializer(
                 tf.constant(keys, tf.int64), tf.constant(children, tf.int64)
@@ -189,30 +191,29 @@ class Unigram(TokenizerModel):
         word_length = words.row_lengths()
         word_of, index_in_word = rows_and_indices(words)
         position = tf.range(tf.size(code_points, out_type=tf.int64))
-        # All words as one UTF-8 string, so every piece on a best path is a substring of it.
-        text = tf.strings.unicode_encode(
-            tf.RaggedTensor.from_row_splits(code_points, tf.stack([0, tf.size(position)])), "UTF-8"
-        )[0]
-        byte_lengths = tf.cast(utf8_lengths(code_points), tf.int64)
-        byte_end = tf.cumsum(byte_lengths)
-        byte_start = byte_end - byte_lengths
-
         schedule = _Schedule(word_length, word_of, index_in_word, self.longest_piece)
-        blocks = self._candidates(code_points, index_in_word, schedule)
+        # A candidate's cell: the row of its end, the column of the position before its start.
+        column = tf.truncatemod(index_in_word + (self.longest_piece - 1), self.longest_piece)
+        cell_row = schedule.row * self.longest_piece
+        blocks, cell_pieces = self._candidates(
+            code_points, index_in_word, cell_row, column, schedule.row_count * self.longest_piece
+        )
         piece_length = tf.gather(self._best_lengths(blocks, schedule), schedule.row)
         on_path = _best_path(piece_length, position, index_in_word, word_of, word_length)
         token_end = tf.where(on_path)[:, 0]
         token_start = token_end - tf.gather(piece_length, token_end) + 1
-        return self._tokens(
-            token_start, token_end, code_points, word_of, words.nrows(), text, byte_start, byte_end
+        token_id = tf.gather(
+            cell_pieces, tf.gather(cell_row, token_end) + tf.gather(column, token_start)
         )
+        return self._tokens(token_start, token_end, token_id, code_points, word_of, words.nrows())
 
-    def _candidates(self, code_points, index_in_word, schedule):
+    def _candidates(self, code_points, index_in_word, cell_row, column, cell_count):
         """The score of every piece that can start at each position, found by walking the trie.
 
         Returns the dense ``[schedule rows, longest]`` float64 scores the best-path loop reads,
-        each candidate in the row of its end position and in the column of the position before
-        its start (``_Schedule``). A walk starts at every position and takes one character per
+        each candidate in the row of its end position (``cell_row``: the row's first cell) and in
+        the column of the position before its start (``_Schedule``), and the piece id of each of
+        the ``cell_count`` cells, flat (-1 where a one-character candidate is the unknown piece). A walk starts at every position and takes one character per
         step while some piece goes on, so it meets exactly the pieces `tokenizers`' trie search
         finds. Cells of prefixes that are no piece and cells no walk reaches hold the lowest
         float64 (the segment max of -inf or of nothing): they lose to the one-character
@@ -251,18 +252,19 @@ class Unigram(TokenizerModel):
             step, (going_on, going_on, tf.gather(first, going_on)), longest - 1
         )
         node = tf.concat([first, node], axis=0)
-        score = tf.gather(self._node_scores, tf.bitwise.right_shift(node, NODE_SHIFT))
-        row_cell = schedule.row * longest
-        # (index - 1) mod longest, on non-negative numbers: int64 floor modulo is slow.
-        column = tf.truncatemod(index_in_word + (longest - 1), longest)
+        node_number = tf.bitwise.right_shift(node, NODE_SHIFT)
+        score = tf.gather(self._node_scores, node_number)
         # The first steps start and end at their own position; the later ones are gathered.
         cell = tf.concat(
-            [row_cell + column, tf.gather(row_cell, end) + tf.gather(column, start)], axis=0
+            [cell_row + column, tf.gather(cell_row, end) + tf.gather(column, start)], axis=0
         )
-        # A segment max puts each score in its cell (cells are distinct): ScatterNd costs
-        # several times more per update.
-        blocks = tf.math.unsorted_segment_max(score, cell, schedule.row_count * longest)
-        return tf.reshape(blocks, [-1, longest])
+        # A segment max puts each score and piece in its cell (cells are distinct): ScatterNd
+        # costs several times more per update.
+        blocks = tf.math.unsorted_segment_max(score, cell, cell_count)
+        pieces = tf.math.unsorted_segment_max(
+            _piece_of_nodes(node_number, self._last_piece_node), cell, cell_count
+        )
+        return tf.reshape(blocks, [-1, longest]), pieces
 
     def _best_lengths(self, blocks, schedule):
         """For every schedule row, the length of the piece on the best path to its end.
@@ -351,15 +353,10 @@ class Unigram(TokenizerModel):
         )
         return tf.cast(tf.concat([*prefix_lengths, results.concat()], axis=0), tf.int64)
 
-    def _tokens(
-        self, token_start, token_end, code_points, word_of, word_count, text, byte_start, byte_end
-    ):
-        """The ids of the pieces on the best paths, with runs of unknown pieces fused."""
+    def _tokens(self, token_start, token_end, token_id, code_points, word_of, word_count):
+        """The ids of the pieces on the best paths (``token_id``, -1 for the unknown piece), with
+        runs of unknown pieces fused."""
         token_word = tf.gather(word_of, token_end)
-        begin = tf.gather(byte_start, token_start)
-        token_id = self._piece_ids.lookup(
-            tf.strings.substr(text, begin, tf.gather(byte_end, token_end) - begin)
-        )
         # A character that starts no one-character piece was the unknown piece.
         token_id = tf.where(token_id < 0, tf.constant(self.unk_id, tf.int64), token_id)
         is_unknown = tf.equal(token_id, self.unk_id)
@@ -373,10 +370,20 @@ class Unigram(TokenizerModel):
         group_unknown = tf.gather(is_unknown, first_token)
         group_start = tf.gather(token_start, first_token)
         group_end = tf.math.segment_max(token_end, group_of_token)
-        # A fused run whose text is a piece becomes that piece (`token_to_ids.get(&string)`).
-        begin = tf.gather(byte_start, group_start)
-        fused_id = self._piece_ids.lookup(
-            tf.strings.substr(text, begin, tf.gather(byte_end, group_end) - begin)
+        # An unknown group whose text is a piece becomes that piece (`token_to_ids.get(&string)`):
+        # only unknown groups are spelled out and looked up.
+        unknown_group = tf.where(group_unknown)[:, 0]
+        unknown_start = tf.gather(group_start, unknown_group)
+        unknown_text = tf.strings.unicode_encode(
+            tf.gather(
+                code_points,
+                tf.ragged.range(unknown_start, tf.gather(group_end, unknown_group) + 1),
+            ),
+            "UTF-8",
+        )
+        fused_id = tf.gather(
+            tf.concat([[-1], self._piece_ids.lookup(unknown_text)], axis=0),
+            tf.where(group_unknown, tf.cumsum(tf.cast(group_unknown, tf.int64)), 0),
         )
         group_id = tf.where(group_unknown & (fused_id >= 0), fused_id, group_id)
         if not self.byte_fallback:
@@ -541,28 +548,45 @@ def _whole_piece_words(
 
 
 def _prefix_trie(pieces: dict[str, int], scores: np.ndarray, unknown_score: float):
-    """The trie of the pieces as hash-table entries and a score per node.
+    """The trie of the pieces as hash-table entries, and a score per node.
 
     Node 0 is the root; node k's key prefix is ``k << NODE_SHIFT``, and its child by code point
     c has the key ``prefix + c`` and the child's prefix as value (0, the root, means no child).
-    A node scores as the piece it spells, else -inf, or ``unknown_score`` if it is the root or
-    one character long."""
-    # Nodes by key (not by prefix string: memory stays linear in the pieces' length).
+    The node that spells the piece of id i is node i + 1, so a node's piece needs no table
+    (``_piece_of_nodes``); nodes that spell no piece come after the last piece's. A node scores as
+    the piece it spells, else -inf, or ``unknown_score`` if it is the root or one character long.
+    """
+    # Nodes by key (not by prefix string: memory stays linear in the pieces' length). Shorter
+    # pieces first, so a piece's node exists only once its own turn comes.
     node_of_key = {}
+    piece_nodes = max(pieces.values(), default=-1) + 2  # the root, and one node per id
+    node_scores = [-np.inf] * piece_nodes
     # Nodes of one character and the root are only reached by a walk's first step, where a
     # character that starts no one-character piece can be the unknown piece.
-    node_scores = [unknown_score]
-    for piece, piece_id in pieces.items():
+    node_scores[0] = unknown_score
+    for piece, piece_id in sorted(pieces.items(), key=lambda item: len(item[0])):
         node = 0
-        for character in piece:
+        for index, character in enumerate(piece):
             key = (node << NODE_SHIFT) + ord(character)
             child = node_of_key.get(key)
             if child is None:
-                child = node_of_key[key] = len(node_scores)
-                node_scores.append(unknown_score if node == 0 else -np.inf)
+                if index == len(piece) - 1:
+                    child = piece_id + 1
+                else:
+                    child = len(node_scores)
+                    node_scores.append(-np.inf)
+                node_of_key[key] = child
+                if node == 0:
+                    node_scores[child] = unknown_score
             node = child
         node_scores[node] = scores[piece_id]
     keys = list(node_of_key)
     children = [node << NODE_SHIFT for node in node_of_key.values()]
     # A table needs an entry; a negative key is never looked up.
-    return keys or [-1], children or [0], np.asarray(node_scores, np.float64)
+    last_piece_node = piece_nodes - 1
+    return keys or [-1], children or [0], np.asarray(node_scores, np.float64), last_piece_node
+
+
+def _piece_of_nodes(node_number: tf.Tensor, last_piece_node: int) -> tf.Tensor:
+    """The piece id each trie node spells (``_prefix_trie``'s numbering), -1 for none."""
+    return tf.where(node_number <= last_piece_node, node_number - 1, tf.constant(-1, tf.int64))
