@@ -806,7 +806,8 @@ def random_tables(rng: random.Random, options: dict, table_count: int):
             elif kind < 0.8:
                 word = "".join(rng.choices([*alphabet, unknown], k=rng.randint(1, 20)))
             else:
-                word = "".join(rng.choices(alphabet, k=rng.randint(1, 40)))
+                # Up to 120: words over CERTAIN_MERGES_FROM symbols take the certain merges.
+                word = "".join(rng.choices(alphabet, k=rng.randint(1, 120)))
             words.append(word)
     # Tables interleave in rank order; a word only ever meets its own table's merges.
     return vocab, merges, words
@@ -889,7 +890,7 @@ def test_hypothesis_words_on_shuffled_tables_give_the_ids_of_tokenizers(shuffled
     # Words over one table's few characters (neighbouring code points), long enough to merge.
     start = data.draw(st.integers(0, len(characters) - 1))
     letters = st.sampled_from(characters[start : start + 4])
-    words = data.draw(st.lists(st.text(letters, min_size=1, max_size=60), min_size=1, max_size=8))
+    words = data.draw(st.lists(st.text(letters, min_size=1, max_size=90), min_size=1, max_size=8))
     assert_three_way(setup, words)
 
 

@@ -99,10 +99,12 @@ NO_RANK = 2**31 - 1
 POSITION_RANGE = 2**32
 # Certain merges (module docstring): each walk covers up to 2**CHAIN_STEPS - 1 pairs, and a batch
 # uses them when its longest word to merge has more than CERTAIN_MERGES_FROM symbols. Measured on
-# multilingual batches of 32: rounds 205 → 117 / 100 / 98 for 2 / 3 / 4 steps; English batches,
-# whose longest words have 14 to 27 symbols, keep their rounds and would pay the ops.
+# multilingual batches of 32 (longest words 69 to 198 symbols): rounds 205 → 117 / 100 / 98 for
+# 2 / 3 / 4 steps. Shorter words save few rounds for the ops they add: English batches (longest
+# 14 to 27) none, and a 10,000-character Chinese paragraph (1,230 words of up to 39 symbols,
+# 26,000 in all) 2 of 11, while its time went up by 12%.
 CHAIN_STEPS = 3
-CERTAIN_MERGES_FROM = 32
+CERTAIN_MERGES_FROM = 64
 # The columns of a round's per-symbol facts (``BPE._merges_of_round``), and the rows that pad
 # them: no symbol, not merged, no rank, a word start.
 _ID, _MERGED, _RANK, _MERGED_ID, _WORD_START = range(5)
