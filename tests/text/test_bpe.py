@@ -906,9 +906,10 @@ def test_certain_merges_belong_to_the_sequential_order():
     reference = ReferenceBPE({"vocab": vocab, "merges": [list(merge) for merge in merges]})
     symbols = model._initial_symbols(decode_utf8(tf.constant(words)))
     word_of_symbol = symbols.value_rowids()
-    word_start, has_next, rank, merged_id = model._pairs(symbols.values, word_of_symbol)
-    certain = model._certain_merges(symbols.values, rank, merged_id, word_start, has_next)
-    prefix = model._merges_of_round(
+    rounds = model.merge_rounds
+    word_start, has_next, rank, merged_id = rounds._pairs(symbols.values, word_of_symbol)
+    certain = rounds._certain_merges(symbols.values, rank, merged_id, word_start, has_next)
+    prefix = rounds._merges_of_round(
         symbols.values, rank, merged_id, word_start, word_of_symbol, symbols.nrows()
     )
     starts = symbols.row_starts().numpy()

@@ -115,6 +115,16 @@ def utf8_bytes(code_points: tf.Tensor) -> tf.Tensor:
     return tf.where(index == 0, lead, tf.where(index < length, continuation, 0))
 
 
+def previous_values(values: tf.Tensor, fill) -> tf.Tensor:
+    """Each element's predecessor in a 1-D tensor; ``fill`` for the first."""
+    return tf.concat([tf.constant([fill], values.dtype), values], axis=0)[:-1]
+
+
+def next_values(values: tf.Tensor, fill) -> tf.Tensor:
+    """Each element's successor in a 1-D tensor; ``fill`` for the last."""
+    return tf.concat([values, tf.constant([fill], values.dtype)], axis=0)[1:]
+
+
 def is_row_start(ragged: tf.RaggedTensor) -> tf.Tensor:
     """For each value of a ``[rows, (n)]`` ragged tensor, whether it is the first of its row."""
     return tf.equal(index_in_row(ragged), 0)

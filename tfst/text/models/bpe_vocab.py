@@ -1,5 +1,6 @@
 """The vocabulary side of the ``BPE`` model: merges read from ``tokenizer.json`` or merges.txt,
-checked as `tokenizers` checks them, and packed into the tables ``tfst.text.models.bpe`` looks up."""
+checked as `tokenizers` checks them, and packed into the tables ``tfst.text.models.bpe`` and
+``tfst.text.models.bpe_merges`` look up."""
 
 from __future__ import annotations
 

@@ -210,16 +210,16 @@ class Unigram(TokenizerModel):
     def _candidates(self, code_points, index_in_word, cell_row, column, cell_count):
         """The score of every piece that can start at each position, found by walking the trie.
 
-        Returns the dense ``[schedule rows, longest]`` float64 scores the best-path loop reads,
-        each candidate in the row of its end position (``cell_row``: the row's first cell) and in
-        the column of the position before its start (``_Schedule``), and the piece id of each of
-        the ``cell_count`` cells, flat (-1 where a one-character candidate is the unknown piece). A walk starts at every position and takes one character per
-        step while some piece goes on, so it meets exactly the pieces `tokenizers`' trie search
-        finds. Cells of prefixes that are no piece and cells no walk reaches hold the lowest
-        float64 (the segment max of -inf or of nothing): they lose to the one-character
-        candidate every position has (``LARGEST_SCORE`` keeps real sums far above them), or
-        start before their word, where the loop's window holds -inf, or lie in rows of words
-        that have ended."""
+        Returns the dense ``[schedule rows, longest]`` float64 scores the best-path loop reads, each
+        candidate in the row of its end position (``cell_row``: the row's first cell) and in the
+        column of the position before its start (``_Schedule``), and the piece id of each of the
+        ``cell_count`` cells, flat (-1 where a one-character candidate is the unknown piece). A walk
+        starts at every position and takes one character per step while some piece goes on, so it
+        meets exactly the pieces `tokenizers`' trie search finds. Cells of prefixes that are no
+        piece and cells no walk reaches hold the lowest float64 (the segment max of -inf or of
+        nothing): they lose to the one-character candidate every position has (``LARGEST_SCORE``
+        keeps real sums far above them), or start before their word, where the loop's window holds
+        -inf, or lie in rows of words that have ended."""
         longest = self.longest_piece
         code_points = tf.cast(code_points, tf.int64)
         # Read one past the last position by walks at the end of the batch: a word start.
