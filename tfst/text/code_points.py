@@ -184,7 +184,7 @@ def texts_as_words(texts: tf.RaggedTensor) -> tf.RaggedTensor:
     """
     code_points = texts.values
     added = is_added_token(code_points)
-    after_added = tf.concat([[False], added], axis=0)[:-1]
+    after_added = previous_values(added, False)
     starts = added | after_added | is_row_start(texts)
     return words_from_starts(texts, starts)
 
@@ -218,7 +218,7 @@ def split_words(
     """
     code_points = words.flat_values
     added = is_added_token(code_points)
-    after_added = tf.concat([[False], added], axis=0)[:-1]
+    after_added = previous_values(added, False)
     starts = starts | added | after_added | is_row_start(words.values)
     text_splits = tf.gather(words.values.row_splits, words.row_splits)
     if keep is None:

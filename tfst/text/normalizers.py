@@ -27,6 +27,7 @@ from tfst.text.code_points import (
     is_added_token,
     is_row_start,
     keep_where,
+    previous_values,
     row_ids,
     utf8_bytes,
     utf8_lengths,
@@ -230,7 +231,7 @@ class Prepend(Normalizer):
             return texts
         values = texts.values
         added = is_added_token(values)
-        after_added = tf.concat([[False], added[:-1]], axis=0)
+        after_added = previous_values(added, False)
         starts_piece = (is_row_start(texts) | after_added) & ~added
         prefix_length = len(self.prepend)
         lengths = 1 + prefix_length * tf.cast(starts_piece, tf.int32)

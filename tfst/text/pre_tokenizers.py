@@ -27,7 +27,14 @@ from tfst.text.character_classes import (
     flag_mask,
 )
 from tfst.text.code_point_maps import CodePointProperty
-from tfst.text.code_points import expand, is_added_token, is_row_start, row_ids, split_words
+from tfst.text.code_points import (
+    expand,
+    is_added_token,
+    is_row_start,
+    previous_values,
+    row_ids,
+    split_words,
+)
 from tfst.text.regex import (
     SPLIT_BEHAVIORS,
     PatternMatcher,
@@ -89,11 +96,6 @@ def has_property(properties: tf.Tensor, bit: int) -> tf.Tensor:
     return tf.not_equal(tf.bitwise.bitwise_and(properties, bit), 0)
 
 
-def after(flags: tf.Tensor) -> tf.Tensor:
-    """``flags`` moved one code point to the right: true right after a true flag."""
-    return tf.concat([[False], flags], axis=0)[:-1]
-
-
 class BertPreTokenizer(PreTokenizer):
     """BERT's pre-tokenizer: split on whitespace (dropped) and isolate each punctuation mark.
 
@@ -115,7 +117,7 @@ class BertPreTokenizer(PreTokenizer):
         properties = self._classes(words.flat_values)
         is_space = has_property(properties, PROPERTY_WHITESPACE)
         breaks = is_space | has_property(properties, PROPERTY_PUNCTUATION)
-        return split_words(words, breaks | after(breaks), ~is_space)
+        return split_words(words, breaks | previous_values(breaks, False), ~is_space)
 
 
 class Metaspace(PreTokenizer):

@@ -16,7 +16,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfst.text.code_point_maps import CodePointMap, CodePointProperty
-from tfst.text.code_points import row_ids, split_words, texts_as_words
+from tfst.text.code_points import previous_values, row_ids, split_words, texts_as_words
 from tfst.text.unicode_normalization import code_point_set, sparse_mapping
 
 TABLES_PATH = pathlib.Path(__file__).with_name("python_text_tables.npz")
@@ -57,7 +57,7 @@ class PythonText:
         """``str.split()``: ``[texts, (code points)]`` → ``[texts, (words), (code points)]``,
         cut at runs of whitespace, which are dropped."""
         space = tf.bitwise.bitwise_and(self._flags(texts.values), WHITESPACE) > 0
-        after_space = tf.concat([[False], space[:-1]], axis=0)
+        after_space = previous_values(space, False)
         return split_words(texts_as_words(texts), starts=space | after_space, keep=~space)
 
     def lower(self, texts: tf.RaggedTensor) -> tf.RaggedTensor:

@@ -57,6 +57,7 @@ from tfst.text.code_points import (
     is_row_end,
     is_row_start,
     keep_where,
+    previous_values,
     row_ids,
     rows_and_indices,
     split_words,
@@ -341,7 +342,7 @@ def split_on_matches(
     lengths = keep_where(lengths, present)
     first = is_row_start(lengths)
     is_match = tf.boolean_mask(odd, present) != invert
-    previous_is_match = tf.concat([[False], is_match[:-1]], axis=0) & ~first
+    previous_is_match = previous_values(is_match, False) & ~first
     if behavior in ("Removed", "Isolated"):
         starts_word = tf.ones_like(is_match)
     elif behavior == "Contiguous":
@@ -368,7 +369,7 @@ def split_on_code_points(
     """Cut the words of ``[texts, (words), (code points)]`` on single code points, as
     ``NormalizedString::split`` does with a ``char`` predicate: every delimiter code point is a
     match of its own (``is_delimiter`` is aligned with ``words.flat_values``)."""
-    previous = tf.concat([[False], is_delimiter[:-1]], axis=0) & ~is_row_start(words.values)
+    previous = previous_values(is_delimiter, False) & ~is_row_start(words.values)
     if behavior in ("Removed", "Isolated"):
         starts = is_delimiter | previous
     elif behavior == "Contiguous":

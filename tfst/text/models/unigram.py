@@ -43,7 +43,7 @@ from collections.abc import Sequence
 import numpy as np
 import tensorflow as tf
 
-from tfst.text.code_points import rows_and_indices, utf8_bytes, utf8_lengths
+from tfst.text.code_points import previous_values, rows_and_indices, utf8_bytes, utf8_lengths
 from tfst.text.models.base import WHOLE_WORD_CANDIDATES, TokenizerModel, split_unless_whole
 from tfst.text.spec import TokenizerSpecError, option
 
@@ -360,8 +360,10 @@ class Unigram(TokenizerModel):
         # A character that starts no one-character piece was the unknown piece.
         token_id = tf.where(token_id < 0, tf.constant(self.unk_id, tf.int64), token_id)
         is_unknown = tf.equal(token_id, self.unk_id)
-        fused = is_unknown & tf.concat(
-            [[False], is_unknown[:-1] & tf.equal(token_word[1:], token_word[:-1])], axis=0
+        fused = (
+            is_unknown
+            & previous_values(is_unknown, False)
+            & tf.equal(token_word, previous_values(token_word, -1))
         )
         # Groups: a token, or a run of unknown tokens fused into one.
         first_token = tf.where(~fused)[:, 0]
