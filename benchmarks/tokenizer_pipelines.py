@@ -71,6 +71,19 @@ def wordpiece(model: str) -> Pipeline:
 
 def unigram() -> Pipeline:
     """A SentencePiece Unigram (nmt_nfkc) in transformers 5's XLM-R pipeline."""
+    tokenizer = unigram_tokenizer()
+    return Pipeline(
+        name="unigram",
+        title="SentencePiece Unigram, XLM-R style (trained here, nmt_nfkc, "
+        f"{len(tokenizer):,} pieces)",
+        tokenizer_json=tokenizer.backend_tokenizer.to_str(),
+        pad_token_id=tokenizer.pad_token_id,
+        pad_token=tokenizer.pad_token,
+    )
+
+
+def unigram_tokenizer():
+    """The ``unigram`` pipeline as transformers 5's ``XLMRobertaTokenizer``."""
     import sentencepiece
     from sentencepiece import sentencepiece_model_pb2
     from transformers import XLMRobertaTokenizer
@@ -93,20 +106,25 @@ def unigram() -> Pipeline:
     vocab = [(token, 0.0) for token in SPECIAL_TOKENS[:4]]
     vocab += [(piece.piece, piece.score) for piece in proto.pieces[3:]]
     vocab.append(("<mask>", 0.0))
-    tokenizer = XLMRobertaTokenizer(
+    return XLMRobertaTokenizer(
         vocab=vocab, _spm_precompiled_charsmap=proto.normalizer_spec.precompiled_charsmap
     )
+
+
+def byte_level_bpe() -> Pipeline:
+    """A byte-level BPE trained with `tokenizers`, in transformers 5's RoBERTa pipeline."""
+    tokenizer = byte_level_bpe_tokenizer()
     return Pipeline(
-        name="unigram",
-        title=f"SentencePiece Unigram, XLM-R style (trained here, nmt_nfkc, {len(vocab):,} pieces)",
+        name="bpe",
+        title=f"byte-level BPE, RoBERTa style (trained here, {len(tokenizer):,} ids)",
         tokenizer_json=tokenizer.backend_tokenizer.to_str(),
         pad_token_id=tokenizer.pad_token_id,
         pad_token=tokenizer.pad_token,
     )
 
 
-def byte_level_bpe() -> Pipeline:
-    """A byte-level BPE trained with `tokenizers`, in transformers 5's RoBERTa pipeline."""
+def byte_level_bpe_tokenizer():
+    """The ``bpe`` pipeline as transformers 5's ``RobertaTokenizer``."""
     from tokenizers import Tokenizer, models, pre_tokenizers, trainers
     from transformers import RobertaTokenizer
 
@@ -121,14 +139,7 @@ def byte_level_bpe() -> Pipeline:
     trained.train_from_iterator(training_lines(), trainer)
     model = json.loads(trained.to_str())["model"]
     merges = [tuple(merge) for merge in model["merges"]]
-    tokenizer = RobertaTokenizer(vocab=model["vocab"], merges=merges)
-    return Pipeline(
-        name="bpe",
-        title=f"byte-level BPE, RoBERTa style (trained here, {len(model['vocab']):,} ids)",
-        tokenizer_json=tokenizer.backend_tokenizer.to_str(),
-        pad_token_id=tokenizer.pad_token_id,
-        pad_token=tokenizer.pad_token,
-    )
+    return RobertaTokenizer(vocab=model["vocab"], merges=merges)
 
 
 def builders(model: str) -> dict[str, Callable[[], Pipeline]]:
