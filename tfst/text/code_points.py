@@ -227,7 +227,7 @@ def split_words(
     keep = keep | added
     kept = tf.where(keep)[:, 0]
     kept_segment = tf.gather(tf.cumsum(tf.cast(starts, tf.int64)), kept)
-    previous_segment = tf.concat([[-1], kept_segment[:-1]], axis=0)
+    previous_segment = previous_values(kept_segment, -1)
     new_word_starts = tf.not_equal(kept_segment, previous_segment)
     kept_before = tf.concat([[0], tf.cumsum(tf.cast(keep, tf.int64))], axis=0)
     texts = tf.RaggedTensor.from_row_splits(

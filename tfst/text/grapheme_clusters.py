@@ -23,7 +23,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfst.text.code_point_maps import CodePointProperty
-from tfst.text.code_points import row_ids
+from tfst.text.code_points import next_values, previous_values, row_ids
 
 TABLE_PATH = pathlib.Path(__file__).with_name("grapheme_break.npz")
 
@@ -141,7 +141,7 @@ class GraphemeClusters(tf.Module):
         each text's last code point is paired with the next text's first, which can only make
         it false."""
         flags = self._flags(texts.values)
-        next_flags = tf.concat([flags[1:], [0]], axis=0)
+        next_flags = next_values(flags, 0)
         # A leader that joins the next (value 1), or a leader (value 2) before a joiner (value 4,
         # shifted to 2).
         risky = tf.bitwise.bitwise_and(
@@ -159,7 +159,7 @@ class GraphemeClusters(tf.Module):
         text_start = tf.gather(texts.row_starts(), row_ids(texts))
         is_text_start = tf.equal(position, text_start)
         # The category before each code point (anything at a text start: that is a break anyway).
-        before = tf.concat([[CONTROL], category[:-1]], axis=0)
+        before = previous_values(category, CONTROL)
 
         # GB9c: Consonant [Extend Linker]* Linker [Extend Linker]* x Consonant.
         conjunct_run_start = _last_position_before(~(is_linker | is_conjunct_extend))

@@ -361,7 +361,7 @@ def _canonical_order_without_marks(
     """
     rank = tf.cast(tf.bitwise.bitwise_and(properties, PROPERTY_RANK_MASK), tf.int64)
     starts_run = (rank == 0) | is_row_start(texts)
-    previous_rank = tf.concat([[0], rank], axis=0)[:-1]
+    previous_rank = previous_values(rank, 0)
     out_of_order = tf.reduce_any(~starts_run & (previous_rank > rank))
     run = tf.cumsum(tf.cast(starts_run, tf.int64))
     order = tf.cond(

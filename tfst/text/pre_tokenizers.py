@@ -328,7 +328,7 @@ class Whitespace(PreTokenizer):
 
     def pre_tokenize(self, words):
         classes = self._classes(words.flat_values)
-        previous = tf.concat([[_OTHER], classes[:-1]], axis=0)
+        previous = previous_values(classes, _OTHER)
         starts = tf.not_equal(classes, previous) | is_row_start(words.values)
         return split_words(words, starts, tf.not_equal(classes, _SPACE))
 

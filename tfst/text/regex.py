@@ -57,6 +57,7 @@ from tfst.text.code_points import (
     is_row_end,
     is_row_start,
     keep_where,
+    next_values,
     previous_values,
     row_ids,
     rows_and_indices,
@@ -294,7 +295,7 @@ class PatternMatcher(tf.Module):
             is_added_token(code_points), self._placeholder_class, self._classes(code_points)
         )
         if self._width > 1:
-            following = tf.concat([classes[1:], [self._placeholder_class]], axis=0)
+            following = next_values(classes, self._placeholder_class)
             following = tf.where(is_row_end(words), self._placeholder_class, following)
             classes = classes * self._width + tf.gather(self._lookahead_bits, following)
         symbols = words.with_values(classes + 1)

@@ -27,7 +27,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfst.text.code_point_maps import CodePointMap, CodePointProperty
-from tfst.text.code_points import is_row_start, keep_where, row_ids
+from tfst.text.code_points import is_row_start, keep_where, previous_values, row_ids
 
 TABLES_PATH = pathlib.Path(__file__).with_name("normalization_tables.npz")
 NUM_CODE_POINTS = 0x110000
@@ -325,7 +325,7 @@ def _canonical_order(
     """
     classes = tf.bitwise.bitwise_and(properties, CLASS_MASK)
     starts_run = tf.equal(classes, 0) | is_row_start(texts)
-    previous_class = tf.concat([[0], classes[:-1]], axis=0)
+    previous_class = previous_values(classes, 0)
     out_of_order = tf.reduce_any(~starts_run & (previous_class > classes))
 
     def reorder():
