@@ -72,7 +72,7 @@ def build_random_folder(pipeline: str, folder: Path) -> None:
     tokenizer.model_max_length = 512
     torch.manual_seed(0)
     if pipeline == "unigram":
-        # paraphrase-multilingual-MiniLM-L12-v2's config also says 0 (its tokenizer pads with 1).
+        # BERT's default padding id (the tokenizer pads with 1); it changes no timing.
         config = BertConfig(vocab_size=len(tokenizer), pad_token_id=0, **MINILM_SHAPE)
         encoder = BertModel(config, add_pooling_layer=False)
     else:
